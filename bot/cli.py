@@ -1,0 +1,190 @@
+"""The `chaser` command line: the composition root that wires settings, storage and Xero."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import messages
+from bot.config import ConfigError, Settings, load_settings
+from bot.doctor import describe_db_error, redact_url
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    help="chaser-bot: chase unpaid Xero invoices from Slack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+class CommandError(Exception):
+    """A failure the user can act on: printed as one line, exit code 1."""
+
+
+def friendly(func: F) -> F:
+    """Turn expected failures into one clear line instead of a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            err_console.print(f"[red]Configuration error:[/red] {exc} {messages.CONFIG_HINT}")
+            raise typer.Exit(2) from None
+        except CommandError as exc:
+            err_console.print(f"[red]Error:[/red] {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_or_exit() -> Settings:
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+def not_yet(command: str, what: str) -> None:
+    err_console.print(messages.LATER_ISSUE.format(command=command, what=what))
+    raise typer.Exit(3)
+
+
+@db_app.command("upgrade")
+@friendly
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Create or migrate the database schema to the latest revision."""
+    from storage import db
+
+    settings = settings_or_exit()
+    url = settings.resolved_database_url
+    try:
+        db.upgrade(url, revision)
+    except SQLAlchemyError as exc:  # unreachable or refused: one line that says what to do
+        raise CommandError(
+            f"could not migrate {redact_url(url)}: {describe_db_error(exc)}"
+        ) from exc
+    console.print(f"Database {redact_url(url)} is at revision {db.current_revision(url)}.")
+
+
+@app.command()
+@friendly
+def doctor() -> None:
+    """Check configuration, the database, Slack and Xero settings, one line each."""
+    from bot.doctor import run_checks
+
+    settings = settings_or_exit()
+    ok = True
+    for check in run_checks(settings):
+        mark = {"pass": "[green]PASS[/green]", "fail": "[red]FAIL[/red]"}.get(
+            check.status, "[yellow]SKIP[/yellow]"
+        )
+        console.print(f"{mark} {check.name}: {check.detail}")
+        ok = ok and check.status != "fail"
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+@friendly
+def demo(
+    json_output: Annotated[bool, typer.Option("--json", help="Print figures as JSON.")] = False,
+    contacts: Annotated[int, typer.Option(min=1, help="Sandbox contacts to generate.")] = 40,
+    invoices: Annotated[int, typer.Option(min=1, help="Sandbox invoices to generate.")] = 400,
+) -> None:
+    """Run everything that exists so far on embedded defaults and say what happened."""
+    from bot.demo import run_demo
+
+    run_demo(settings_or_exit(), console, json_output=json_output, contacts=contacts,
+             invoices=invoices)
+
+
+@app.command()
+@friendly
+def serve() -> None:
+    """Run the Slack app (Socket Mode with SLACK_APP_TOKEN, HTTP otherwise)."""
+    not_yet("serve", "the Slack app (slash commands, digest, reminders)")
+
+
+@app.command()
+@friendly
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5050,
+    seed: Annotated[int, typer.Option(help="Seed for the generated books.")] = 1,
+    orgs: Annotated[int, typer.Option(min=1, help="Organisations.")] = 2,
+    contacts: Annotated[int, typer.Option(min=1, help="Contacts per organisation.")] = 50,
+    invoices: Annotated[int, typer.Option(min=1, help="Invoices per organisation.")] = 500,
+    auto_approve: Annotated[
+        bool, typer.Option(help="Approve consent at once for a login_hint user.")
+    ] = False,
+    limits: Annotated[bool, typer.Option(help="Enforce Xero's rate limits.")] = True,
+    webhook_url: Annotated[str | None, typer.Option(help="Deliver webhooks here.")] = None,
+    webhook_key: Annotated[str | None, typer.Option(help="Webhook signing key.")] = None,
+) -> None:
+    """Run a local Xero (OAuth, Accounting API, limits, faults) for trials and tests."""
+    from bot.xero.sandbox.cli import run_sandbox
+
+    run_sandbox(port=port, seed=seed, orgs=orgs, contacts=contacts, invoices=invoices,
+                auto_approve=auto_approve, limits=limits, webhook_url=webhook_url,
+                webhook_key=webhook_key)
+
+
+@app.command()
+@friendly
+def connect() -> None:
+    """Link a Xero organisation over OAuth 2.0."""
+    not_yet("connect", "connecting Xero")
+
+
+@app.command()
+@friendly
+def disconnect() -> None:
+    """Revoke the Xero connection, keeping local history."""
+    not_yet("disconnect", "disconnecting Xero")
+
+
+@app.command()
+@friendly
+def sync() -> None:
+    """Sync contacts and invoices from Xero now."""
+    not_yet("sync", "syncing Xero")
+
+
+@app.command()
+@friendly
+def digest() -> None:
+    """Post the overdue digest to Slack now."""
+    not_yet("digest", "the overdue digest")
+
+
+@app.command()
+@friendly
+def chase() -> None:
+    """Send the reminder emails that are due now."""
+    not_yet("chase", "reminder emails")
+
+
+def main() -> None:
+    """Entry point for the `chaser` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("Stopped.")
+        sys.exit(130)

@@ -1,0 +1,138 @@
+"""Typed settings from the environment and `.env`: the only module that reads os.environ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+XERO_LOGIN_URL = "https://login.xero.com"
+XERO_IDENTITY_URL = "https://identity.xero.com"
+XERO_API_URL = "https://api.xero.com"
+
+GRANULAR_SCOPES = (
+    "offline_access accounting.invoices accounting.contacts.read "
+    "accounting.settings.read openid profile email"
+)
+BROAD_SCOPES = (
+    "offline_access accounting.transactions accounting.contacts.read "
+    "accounting.settings.read openid profile email"
+)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it and says how to fix it."""
+
+
+class Settings(BaseSettings):
+    """Everything chaser-bot can be configured with, by its environment variable name."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    data_dir: Path = Field(default=Path("data"), alias="CHASER_DATA_DIR")
+    database_url: str = Field(default="", alias="DATABASE_URL")
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+
+    xero_client_id: str | None = Field(default=None, alias="XERO_CLIENT_ID")
+    xero_client_secret: SecretStr | None = Field(default=None, alias="XERO_CLIENT_SECRET")
+    xero_redirect_uri: str | None = Field(default=None, alias="XERO_REDIRECT_URI")
+    xero_base_url: str | None = Field(default=None, alias="XERO_BASE_URL")
+    xero_scope_style: Literal["granular", "broad"] = Field(
+        default="granular", alias="XERO_SCOPE_STYLE"
+    )
+
+    smtp_url: str | None = Field(default=None, alias="SMTP_URL")
+    secret_key: SecretStr | None = Field(default=None, alias="CHASER_SECRET_KEY")
+    public_url: str | None = Field(default=None, alias="PUBLIC_URL")
+    port: int = Field(default=3000, ge=1, le=65535, alias="PORT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", alias="LOG_LEVEL"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("xero_base_url", "public_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") + "/" if value and value.endswith("/api/") else value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("smtp://", "smtps://")):
+            raise ValueError("must look like smtp://user:password@host:port")
+        return value
+
+    # Derived values -------------------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured database, or a SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'chaser.sqlite3').resolve()}"
+
+    @property
+    def xero_login_url(self) -> str:
+        return (self.xero_base_url or XERO_LOGIN_URL).rstrip("/")
+
+    @property
+    def xero_identity_url(self) -> str:
+        return (self.xero_base_url or XERO_IDENTITY_URL).rstrip("/")
+
+    @property
+    def xero_api_url(self) -> str:
+        return (self.xero_base_url or XERO_API_URL).rstrip("/")
+
+    @property
+    def xero_scopes(self) -> str:
+        return GRANULAR_SCOPES if self.xero_scope_style == "granular" else BROAD_SCOPES
+
+    @property
+    def xero_configured(self) -> bool:
+        return bool(self.xero_client_id and self.xero_client_secret)
+
+
+_HINTS = {
+    "DATABASE_URL": "e.g. sqlite:///data/chaser.sqlite3 or postgresql://user@host:5432/db",
+    "PORT": "a whole number from 1 to 65535",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    "XERO_BASE_URL": "e.g. http://127.0.0.1:5050 for `chaser sandbox`, or unset for api.xero.com",
+    "XERO_SCOPE_STYLE": "granular (apps created from March 2026) or broad (older apps)",
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning any validation failure into one ConfigError line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "setting"
+        field = Settings.model_fields.get(name)
+        variable = (field.alias if field and field.alias else name).upper()
+        hint = _HINTS.get(variable, "fix it in the environment or .env")
+        message = error["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{variable} is invalid: {message} ({hint}).") from None

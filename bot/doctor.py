@@ -1,0 +1,83 @@
+"""`chaser doctor`: one pass/fail/skip line per thing chaser-bot needs to run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import messages
+from bot.config import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Literal["pass", "fail", "skip"]
+    detail: str
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for printing: the password is masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is printed without its userinfo
+        return url.split("@")[-1]
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """The first line of a driver error, without SQLAlchemy's boilerplate links."""
+    original = getattr(exc, "orig", None) or exc
+    first = str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
+    return first
+
+
+def run_checks(settings: Settings) -> Iterator[Check]:
+    """Yield each check as it completes."""
+    yield Check("configuration", "pass", "settings loaded")
+    yield from _database_checks(settings)
+    yield _slack_check(settings)
+    yield _xero_check(settings)
+
+
+def _database_checks(settings: Settings) -> Iterator[Check]:
+    from storage import db
+
+    url = settings.resolved_database_url
+    try:
+        engine = db.make_engine(url)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except SQLAlchemyError as exc:
+        yield Check("database", "fail", f"{redact_url(url)}: {describe_db_error(exc)}")
+        return
+    yield Check("database", "pass", f"{redact_url(url)} is reachable")
+    current, head = db.current_revision(url), db.head_revision()
+    if current == head:
+        yield Check("migrations", "pass", f"at head ({head})")
+    else:
+        yield Check("migrations", "fail", f"at {current or 'no revision'}, head is {head}. "
+                    + messages.DB_NOT_MIGRATED)
+
+
+def _slack_check(settings: Settings) -> Check:
+    if not settings.slack_bot_token:
+        return Check("slack", "skip", "SLACK_BOT_TOKEN is not set (needed for `chaser serve`)")
+    if not settings.slack_app_token and not settings.slack_signing_secret:
+        return Check("slack", "fail",
+                     "set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
+    mode = "Socket Mode" if settings.slack_app_token else "HTTP mode"
+    return Check("slack", "pass", f"bot token set, {mode}")
+
+
+def _xero_check(settings: Settings) -> Check:
+    if not settings.xero_configured:
+        return Check("xero", "skip",
+                     "XERO_CLIENT_ID / XERO_CLIENT_SECRET are not set "
+                     "(`chaser sandbox` prints settings for a local Xero)")
+    target = settings.xero_base_url or "api.xero.com"
+    return Check("xero", "pass", f"client {settings.xero_client_id} against {target}")

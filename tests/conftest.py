@@ -1,0 +1,6 @@
+"""Shared pytest fixtures: each concern lives in its own module under tests/fixtures/."""
+
+pytest_plugins = [
+    "tests.fixtures.db",
+    "tests.fixtures.sandbox",
+]
