@@ -18,7 +18,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.doctor import describe_db_error, redact_url
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(
     help="chaser-bot: chase unpaid Xero invoices from Slack.",
@@ -148,23 +148,59 @@ def sandbox(
 
 @app.command()
 @friendly
-def connect() -> None:
+def connect(
+    login_hint: Annotated[
+        str | None, typer.Option(help="Xero login email (the sandbox auto-approves it).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for Xero.")] = 300.0,
+) -> None:
     """Link a Xero organisation over OAuth 2.0."""
-    not_yet("connect", "connecting Xero")
+    from bot.connect_cli import CliError, run_connect
+
+    try:
+        run_connect(settings_or_exit(), console, login_hint=login_hint, timeout=timeout)
+    except CliError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 @app.command()
 @friendly
-def disconnect() -> None:
+def disconnect(
+    org: Annotated[
+        str | None, typer.Option(help="Organisation name or short code to disconnect.")
+    ] = None,
+) -> None:
     """Revoke the Xero connection, keeping local history."""
-    not_yet("disconnect", "disconnecting Xero")
+    from bot.connect_cli import CliError, run_disconnect
+
+    try:
+        run_disconnect(settings_or_exit(), console, org=org)
+    except CliError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 @app.command()
 @friendly
-def sync() -> None:
+def sync(
+    org: Annotated[
+        str | None, typer.Option("--org", help="Only this organisation (name or tenant id).")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-read everything, not just changes.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object of figures (summed).")
+    ] = False,
+) -> None:
     """Sync contacts and invoices from Xero now."""
-    not_yet("sync", "syncing Xero")
+    from bot.sync_cli import SyncCommandError, run_sync
+
+    try:
+        code = run_sync(settings_or_exit(), console, org=org, full=full,
+                        json_output=json_output, err_console=err_console)
+    except SyncCommandError as exc:
+        raise CommandError(str(exc)) from None
+    raise typer.Exit(code)
 
 
 @app.command()

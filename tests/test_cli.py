@@ -43,7 +43,7 @@ def test_malformed_setting_stops_with_one_line_naming_the_variable(tmp_path):
     assert result.returncode == 2
     assert "PORT" in result.stderr
     assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) <= 2
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_db_upgrade_then_doctor_passes_on_embedded_sqlite(tmp_path):

@@ -1,0 +1,72 @@
+"""The services one running chaser-bot shares, built once from settings by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from bot.chasing.ports import Notifier
+    from bot.config import Settings
+    from bot.secrets import SecretBox
+    from bot.xero.auth import XeroOAuth
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AppContext:
+    """Settings plus the long-lived collaborators every service needs."""
+
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    box: SecretBox
+    oauth: XeroOAuth
+    notifier: Notifier
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+def build_context(
+    settings: Settings,
+    *,
+    database_url: str | None = None,
+    notifier: Notifier | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> AppContext:
+    """Wire the real collaborators from settings (the database must already be migrated)."""
+    from bot.chasing.ports import LoggingNotifier
+    from bot.secrets import SecretBox, load_or_create_key
+    from bot.xero.auth import XeroEndpoints, XeroOAuth
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(database_url or settings.resolved_database_url)
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    box = SecretBox(load_or_create_key(secret, settings.data_dir))
+    endpoints = XeroEndpoints(
+        login_url=settings.xero_login_url,
+        identity_url=settings.xero_identity_url,
+        api_url=settings.xero_api_url,
+    )
+    oauth = XeroOAuth(
+        client_id=settings.xero_client_id or "",
+        client_secret=(
+            settings.xero_client_secret.get_secret_value() if settings.xero_client_secret else ""
+        ),
+        redirect_uri=settings.xero_redirect_uri or f"http://127.0.0.1:{settings.port}/xero/callback",
+        scopes=settings.xero_scopes,
+        endpoints=endpoints,
+    )
+    return AppContext(
+        settings=settings,
+        session_factory=make_session_factory(engine),
+        box=box,
+        oauth=oauth,
+        notifier=notifier or LoggingNotifier(),
+        clock=clock,
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations for the chaser-bot schema (a package so it installs with `storage`)."""

@@ -1,0 +1,330 @@
+"""SQLAlchemy 2 typed tables: workspaces, Xero connections, synced contacts and invoices, state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime, money, rate
+
+# Deterministic constraint names, so migrations can drop and alter them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# The workspace that owns connections made from the command line, before or without Slack.
+# Connections always belong to a workspace so that (workspace_id, tenant_id) stays a plain
+# unique key: a NULL workspace would let the same tenant be connected twice.
+CLI_WORKSPACE_TEAM_ID = "local:cli"
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _enum(enum_class: type[StrEnum]) -> Enum:
+    """A StrEnum stored by value in a VARCHAR (no native ENUM type to migrate)."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class ConnectionStatus(StrEnum):
+    CONNECTED = "connected"
+    NEEDS_RECONNECT = "needs_reconnect"
+    DISCONNECTED = "disconnected"
+
+
+class MemberRole(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+
+
+class EmailRole(StrEnum):
+    NORMAL = "normal"
+    ESCALATED = "escalated"
+
+
+class EmailSource(StrEnum):
+    CONTACT = "contact"
+    PERSON = "person"
+
+
+class ExpectedDateSource(StrEnum):
+    XERO = "xero"
+    LOCAL = "local"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        dt.datetime: UTCDateTime(),
+        Decimal: money(),
+        dict[str, Any]: Json,
+        list[Any]: Json,
+    }
+
+
+class Workspace(Base):
+    """A Slack workspace (or the CLI pseudo-workspace) and its chasing settings."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slack_team_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    installed_at: Mapped[dt.datetime]
+    digest_channel_id: Mapped[str | None] = mapped_column(String(64))
+    digest_time: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" in `timezone`
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name, e.g. Pacific/Auckland
+
+    members: Mapped[list[WorkspaceMember]] = relationship(
+        back_populates="workspace", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class WorkspaceMember(Base):
+    """A user granted a role in a workspace; a user may hold both roles."""
+
+    __tablename__ = "workspace_members"
+    __table_args__ = (UniqueConstraint("workspace_id", "slack_user_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    slack_user_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[MemberRole] = mapped_column(_enum(MemberRole))
+
+    workspace: Mapped[Workspace] = relationship(back_populates="members")
+
+
+class XeroConnection(Base):
+    """One Xero organisation connected to one workspace, with its encrypted token set."""
+
+    __tablename__ = "xero_connections"
+    __table_args__ = (UniqueConstraint("workspace_id", "tenant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    xero_connection_id: Mapped[str | None] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    tenant_name: Mapped[str | None] = mapped_column(String(255))
+    short_code: Mapped[str | None] = mapped_column(String(32))
+    country_code: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    base_currency: Mapped[str | None] = mapped_column(String(3))
+    period_lock_date: Mapped[dt.date | None]
+    end_of_year_lock_date: Mapped[dt.date | None]
+    # Ciphertext only: the caller encrypts, so plaintext tokens never reach this layer.
+    token_ciphertext: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[dt.datetime | None]
+    # Bumped on every token save, so a refresh can detect that another process won the race.
+    token_version: Mapped[int] = mapped_column(server_default=text("0"), default=0)
+    status: Mapped[ConnectionStatus] = mapped_column(
+        _enum(ConnectionStatus), default=ConnectionStatus.CONNECTED
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    connected_by: Mapped[str | None] = mapped_column(String(64))
+    connected_by_xero_user: Mapped[str | None] = mapped_column(String(255))
+    connected_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    workspace: Mapped[Workspace] = relationship()
+
+
+class Contact(Base):
+    """A Xero contact as last synced, plus the local chasing switch."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("connection_id", "xero_contact_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    xero_contact_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    account_number: Mapped[str | None] = mapped_column(String(64))
+    contact_status: Mapped[str | None] = mapped_column(String(32))
+    merged_to_xero_contact_id: Mapped[str | None] = mapped_column(String(64))
+    is_customer: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    phones: Mapped[list[Any] | None]
+    addresses: Mapped[list[Any] | None]
+    default_currency: Mapped[str | None] = mapped_column(String(3))
+    updated_date_utc: Mapped[dt.datetime | None]
+    synced_at: Mapped[dt.datetime | None]
+    # Local only: never written by a sync upsert.
+    chasing_paused: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+
+    emails: Mapped[list[ContactEmail]] = relationship(
+        back_populates="contact",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ContactEmail.id",
+    )
+
+
+class ContactEmail(Base):
+    """An address reminders for a contact go to (or are escalated to)."""
+
+    __tablename__ = "contact_emails"
+    __table_args__ = (UniqueConstraint("contact_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[EmailRole] = mapped_column(_enum(EmailRole), default=EmailRole.NORMAL)
+    source: Mapped[EmailSource] = mapped_column(_enum(EmailSource), default=EmailSource.CONTACT)
+    include_in_emails: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+
+    contact: Mapped[Contact] = relationship(back_populates="emails")
+
+
+class Invoice(Base):
+    """A Xero invoice as last synced, plus local-only chasing state that sync never touches."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "xero_invoice_id"),
+        Index("ix_invoices_overdue", "connection_id", "status", "due_date"),
+        Index("ix_invoices_number", "connection_id", "invoice_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    xero_invoice_id: Mapped[str] = mapped_column(String(64))
+    invoice_number: Mapped[str | None] = mapped_column(String(255))
+    reference: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16))
+    # Xero's id is kept as well as the FK: an invoice may arrive before its contact.
+    xero_contact_id: Mapped[str | None] = mapped_column(String(64))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    date: Mapped[dt.date | None]
+    due_date: Mapped[dt.date | None]
+    status: Mapped[str] = mapped_column(String(16))
+    currency_code: Mapped[str | None] = mapped_column(String(3))
+    currency_rate: Mapped[Decimal | None] = mapped_column(rate())
+    sub_total: Mapped[Decimal | None]
+    total_tax: Mapped[Decimal | None]
+    total: Mapped[Decimal | None]
+    amount_due: Mapped[Decimal | None]
+    amount_paid: Mapped[Decimal | None]
+    amount_credited: Mapped[Decimal | None]
+    fully_paid_on_date: Mapped[dt.date | None]
+    sent_to_contact: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    has_payments: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    has_credit_notes: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    has_prepayments: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    has_overpayments: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    updated_date_utc: Mapped[dt.datetime | None]
+    expected_payment_date: Mapped[dt.date | None]
+    # "local" when Xero refused the write-back (e.g. a locked period): sync must keep it.
+    expected_payment_date_source: Mapped[ExpectedDateSource | None] = mapped_column(
+        _enum(ExpectedDateSource)
+    )
+    expected_payment_date_reason: Mapped[str | None] = mapped_column(Text)
+    # Local only: never written by a sync upsert.
+    chasing_paused: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    chasing_paused_until: Mapped[dt.date | None]
+    chasing_paused_reason: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[dt.datetime | None]
+
+    contact: Mapped[Contact | None] = relationship()
+
+
+class SyncState(Base):
+    """Where the last sync of one entity for one connection got to."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (UniqueConstraint("connection_id", "entity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    entity: Mapped[str] = mapped_column(String(32))
+    # The largest UpdatedDateUTC seen: the next If-Modified-Since.
+    high_water_mark: Mapped[dt.datetime | None]
+    last_full_sync_at: Mapped[dt.datetime | None]
+    last_sync_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Set while a sync runs; a stale value means a crashed run, not a running one.
+    in_progress_since: Mapped[dt.datetime | None]
+
+
+class OAuthState(Base):
+    """A pending OAuth authorisation: single use, short lived, secrets never in plain text."""
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the state parameter: a database leak cannot be replayed at the callback.
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The PKCE verifier, encrypted by the caller with the same cipher as tokens.
+    code_verifier_ciphertext: Mapped[str | None] = mapped_column(Text)
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE")
+    )
+    slack_user_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class AuditEntry(Base):
+    """Who did what, when; kept when the workspace or connection is deleted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_workspace_at", "workspace_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime]
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="SET NULL")
+    )
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="SET NULL")
+    )
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None]
+
+
+# Reminders (a later issue) will add a `reminders` table keyed by (invoice_id, step) as its
+# idempotency key, referencing invoices.id with ON DELETE CASCADE.

@@ -1,0 +1,424 @@
+"""Plain functions over a Session: the only way the rest of the app reads and writes storage."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from storage.db import SQLITE_BEGIN_IMMEDIATE
+from storage.models import (
+    CLI_WORKSPACE_TEAM_ID,
+    AuditEntry,
+    ConnectionStatus,
+    ExpectedDateSource,
+    Invoice,
+    MemberRole,
+    OAuthState,
+    SyncState,
+    Workspace,
+    WorkspaceMember,
+    XeroConnection,
+)
+from storage.upserts import (
+    contact_ids_by_xero_id,
+    replace_contact_emails,
+    upsert_contacts,
+    upsert_invoices,
+)
+
+__all__ = [
+    "LockOrderError",
+    "cli_workspace",
+    "consume_oauth_state",
+    "contact_ids_by_xero_id",
+    "create_oauth_state",
+    "get_connection",
+    "get_or_create_workspace",
+    "get_sync_state",
+    "hash_oauth_state",
+    "invoice_by_number",
+    "list_connections",
+    "lock_connection_for_update",
+    "overdue_invoices",
+    "record_audit",
+    "replace_contact_emails",
+    "save_connection",
+    "save_connection_tokens",
+    "save_sync_state",
+    "set_connection_status",
+    "set_local_expected_payment_date",
+    "set_workspace_members",
+    "upsert_contacts",
+    "upsert_invoices",
+    "workspace_by_team_id",
+    "workspace_member_ids",
+]
+
+
+class LockOrderError(RuntimeError):
+    """A row lock was requested after the transaction had already started on SQLite."""
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+# Workspaces ---------------------------------------------------------------------------
+
+
+def workspace_by_team_id(session: Session, slack_team_id: str) -> Workspace | None:
+    """The workspace for a Slack team id, if installed."""
+    return session.scalars(
+        select(Workspace).where(Workspace.slack_team_id == slack_team_id)
+    ).one_or_none()
+
+
+def get_or_create_workspace(
+    session: Session, slack_team_id: str, *, name: str | None = None, now: datetime | None = None
+) -> Workspace:
+    """The workspace for a team id, created on first sight; a given name is kept current."""
+    workspace = workspace_by_team_id(session, slack_team_id)
+    if workspace is None:
+        workspace = Workspace(slack_team_id=slack_team_id, name=name, installed_at=_now(now))
+        session.add(workspace)
+    elif name is not None:
+        workspace.name = name
+    session.flush()
+    return workspace
+
+
+def cli_workspace(session: Session, *, now: datetime | None = None) -> Workspace:
+    """The pseudo-workspace owning connections made from the CLI without Slack."""
+    return get_or_create_workspace(session, CLI_WORKSPACE_TEAM_ID, name="CLI", now=now)
+
+
+def set_workspace_members(
+    session: Session, workspace_id: int, role: MemberRole, slack_user_ids: Iterable[str]
+) -> None:
+    """Make exactly these users hold `role` in the workspace."""
+    session.execute(
+        delete(WorkspaceMember).where(
+            WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.role == role
+        )
+    )
+    session.add_all(
+        WorkspaceMember(workspace_id=workspace_id, slack_user_id=user_id, role=role)
+        for user_id in dict.fromkeys(slack_user_ids)
+    )
+    session.flush()
+
+
+def workspace_member_ids(session: Session, workspace_id: int, role: MemberRole) -> list[str]:
+    """User ids holding `role` in the workspace, in the order they were granted."""
+    return list(
+        session.scalars(
+            select(WorkspaceMember.slack_user_id)
+            .where(WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.role == role)
+            .order_by(WorkspaceMember.id)
+        )
+    )
+
+
+# Xero connections ---------------------------------------------------------------------
+
+
+def get_connection(session: Session, connection_id: int) -> XeroConnection | None:
+    """One connection by its primary key."""
+    return session.get(XeroConnection, connection_id)
+
+
+def list_connections(
+    session: Session,
+    workspace_id: int | None = None,
+    *,
+    statuses: Sequence[ConnectionStatus] | None = None,
+) -> list[XeroConnection]:
+    """Connections, optionally of one workspace and in some statuses, oldest first."""
+    statement = select(XeroConnection).order_by(XeroConnection.id)
+    if workspace_id is not None:
+        statement = statement.where(XeroConnection.workspace_id == workspace_id)
+    if statuses is not None:
+        statement = statement.where(XeroConnection.status.in_(list(statuses)))
+    return list(session.scalars(statement))
+
+
+def save_connection(
+    session: Session,
+    *,
+    workspace_id: int | None,
+    tenant_id: str,
+    now: datetime | None = None,
+    **fields: Any,
+) -> XeroConnection:
+    """Create or update the connection for (workspace, tenant); None means the CLI workspace.
+
+    `fields` are XeroConnection column names. Saving a new token_ciphertext bumps
+    token_version, so a concurrent refresher using save_connection_tokens notices.
+    """
+    at = _now(now)
+    if workspace_id is None:
+        workspace_id = cli_workspace(session, now=at).id
+    unknown = fields.keys() - set(XeroConnection.__table__.columns.keys())
+    if unknown or {"id", "workspace_id", "tenant_id", "token_version"} & fields.keys():
+        raise ValueError(f"save_connection cannot set {sorted(fields)}")
+    connection = session.scalars(
+        select(XeroConnection).where(
+            XeroConnection.workspace_id == workspace_id, XeroConnection.tenant_id == tenant_id
+        )
+    ).one_or_none()
+    if connection is None:
+        connection = XeroConnection(
+            workspace_id=workspace_id, tenant_id=tenant_id, connected_at=at, token_version=0
+        )
+        session.add(connection)
+    elif "token_ciphertext" in fields:
+        connection.token_version += 1
+    for name, value in fields.items():
+        setattr(connection, name, value)
+    connection.updated_at = at
+    session.flush()
+    return connection
+
+
+def save_connection_tokens(
+    session: Session,
+    connection_id: int,
+    *,
+    token_ciphertext: str,
+    token_expires_at: datetime | None,
+    expected_version: int,
+    now: datetime | None = None,
+) -> bool:
+    """Store a refreshed token set only if nobody saved one since `expected_version` was read.
+
+    Returns False when another process got there first: Xero rotates refresh tokens, so
+    the loser must reload and use the winner's tokens rather than overwrite them.
+    """
+    result = session.execute(
+        update(XeroConnection)
+        .where(
+            XeroConnection.id == connection_id,
+            XeroConnection.token_version == expected_version,
+        )
+        .values(
+            token_ciphertext=token_ciphertext,
+            token_expires_at=token_expires_at,
+            token_version=XeroConnection.token_version + 1,
+            updated_at=_now(now),
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1
+
+
+def set_connection_status(
+    session: Session,
+    connection_id: int,
+    status: ConnectionStatus,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Mark a connection connected / needs_reconnect / disconnected, with a reason."""
+    session.execute(
+        update(XeroConnection)
+        .where(XeroConnection.id == connection_id)
+        .values(status=status, status_reason=reason, updated_at=_now(now))
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def lock_connection_for_update(session: Session, connection_id: int) -> XeroConnection | None:
+    """Lock a connection row until the transaction ends, and return it freshly loaded.
+
+    For read-modify-write of tokens across processes. PostgreSQL: SELECT ... FOR UPDATE,
+    a row lock. SQLite has no row locks: the transaction is begun with BEGIN IMMEDIATE,
+    taking the database write lock (others wait up to the busy timeout). On SQLite this
+    must therefore be the first thing the transaction does; otherwise LockOrderError.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        _begin_immediate(session)
+    statement = (
+        select(XeroConnection)
+        .where(XeroConnection.id == connection_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def _begin_immediate(session: Session) -> None:
+    if session.in_transaction():
+        if session.connection().get_execution_options().get(SQLITE_BEGIN_IMMEDIATE):
+            return  # already holding the write lock
+        raise LockOrderError(
+            "lock_connection_for_update must start its transaction on SQLite: "
+            "commit or use a fresh session first"
+        )
+    session.connection(execution_options={SQLITE_BEGIN_IMMEDIATE: True})
+
+
+# Sync state ---------------------------------------------------------------------------
+
+
+def get_sync_state(session: Session, connection_id: int, entity: str) -> SyncState | None:
+    """Where syncing `entity` for a connection got to, if it ever ran."""
+    return session.scalars(
+        select(SyncState).where(
+            SyncState.connection_id == connection_id, SyncState.entity == entity
+        )
+    ).one_or_none()
+
+
+def save_sync_state(session: Session, connection_id: int, entity: str, **fields: Any) -> SyncState:
+    """Create or update the sync state of one entity; `fields` are SyncState column names."""
+    state = get_sync_state(session, connection_id, entity)
+    if state is None:
+        state = SyncState(connection_id=connection_id, entity=entity)
+        session.add(state)
+    for name, value in fields.items():
+        if name in {"id", "connection_id", "entity"} or not hasattr(SyncState, name):
+            raise ValueError(f"save_sync_state cannot set {name!r}")
+        setattr(state, name, value)
+    session.flush()
+    return state
+
+
+# Invoices -----------------------------------------------------------------------------
+
+
+def overdue_invoices(
+    session: Session,
+    connection_id: int,
+    today: date,
+    *,
+    invoice_type: str = "ACCREC",
+    statuses: Sequence[str] = ("AUTHORISED",),
+) -> list[Invoice]:
+    """Unpaid invoices of a type whose due date is before `today`, oldest due first."""
+    statement = (
+        select(Invoice)
+        .where(
+            Invoice.connection_id == connection_id,
+            Invoice.status.in_(list(statuses)),
+            Invoice.due_date < today,
+            Invoice.type == invoice_type,
+            Invoice.amount_due > 0,
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+        .options(selectinload(Invoice.contact))
+    )
+    return list(session.scalars(statement))
+
+
+def invoice_by_number(session: Session, connection_id: int, number: str) -> Invoice | None:
+    """An invoice by its number: an exact match first, else one ignoring case."""
+    number = number.strip()
+    base = select(Invoice).where(Invoice.connection_id == connection_id).order_by(Invoice.id)
+    exact = session.scalars(base.where(Invoice.invoice_number == number)).first()
+    if exact is not None:
+        return exact
+    return session.scalars(base.where(func.lower(Invoice.invoice_number) == number.lower())).first()
+
+
+def set_local_expected_payment_date(
+    session: Session, invoice_id: int, expected: date | None, *, reason: str | None
+) -> None:
+    """Keep an expected payment date locally (Xero refused it); sync will not overwrite it.
+
+    Passing None clears the local date, handing the field back to Xero on the next sync.
+    """
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise LookupError(f"no invoice with id {invoice_id}")
+    invoice.expected_payment_date = expected
+    invoice.expected_payment_date_source = ExpectedDateSource.LOCAL if expected else None
+    invoice.expected_payment_date_reason = reason if expected else None
+    session.flush()
+
+
+# Audit and OAuth ----------------------------------------------------------------------
+
+
+def record_audit(
+    session: Session,
+    *,
+    action: str,
+    actor: str,
+    workspace_id: int | None = None,
+    connection_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEntry:
+    """Append one audit entry (never put secrets in `detail`)."""
+    entry = AuditEntry(
+        at=_now(at),
+        action=action,
+        actor=actor,
+        workspace_id=workspace_id,
+        connection_id=connection_id,
+        detail=detail,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def hash_oauth_state(state: str) -> str:
+    """The stored form of an OAuth state parameter."""
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def create_oauth_state(
+    session: Session,
+    *,
+    state: str,
+    expires_at: datetime,
+    code_verifier_ciphertext: str | None = None,
+    workspace_id: int | None = None,
+    slack_user_id: str | None = None,
+    now: datetime | None = None,
+) -> OAuthState:
+    """Remember a pending authorisation; only the state's hash is stored."""
+    row = OAuthState(
+        state_hash=hash_oauth_state(state),
+        code_verifier_ciphertext=code_verifier_ciphertext,
+        workspace_id=workspace_id,
+        slack_user_id=slack_user_id,
+        created_at=_now(now),
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def consume_oauth_state(session: Session, state: str, now: datetime) -> OAuthState | None:
+    """Use up a pending state: returns it once if unexpired, else None (replays, forgeries).
+
+    The single conditional UPDATE is what makes it single-use across processes: only one
+    caller can move used_at from NULL.
+    """
+    state_hash = hash_oauth_state(state)
+    result = session.execute(
+        update(OAuthState)
+        .where(
+            OAuthState.state_hash == state_hash,
+            OAuthState.used_at.is_(None),
+            OAuthState.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return session.scalars(
+        select(OAuthState)
+        .where(OAuthState.state_hash == state_hash)
+        .execution_options(populate_existing=True)
+    ).one()

@@ -1,0 +1,68 @@
+"""Engines and sessions: SQLite pragmas, PostgreSQL URLs, commit-or-rollback scopes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.db import make_engine, normalize_url, session_scope
+from storage.models import Workspace
+from storage.repositories import get_or_create_workspace
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u@h:5432/db",
+        "postgres://u@h:5432/db",
+        "postgresql+psycopg://u@h:5432/db",
+    ],
+)
+def test_postgresql_urls_use_the_psycopg3_driver(url):
+    assert normalize_url(url).drivername == "postgresql+psycopg"
+
+
+def test_sqlite_engine_creates_its_directory_and_sets_pragmas(tmp_path):
+    path = tmp_path / "nested" / "dir" / "chaser.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            pragma = connection.exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA busy_timeout").scalar() == 5000
+        assert path.exists()
+    finally:
+        engine.dispose()
+
+
+def test_session_scope_commits_on_success(session_factory):
+    with session_scope(session_factory) as session:
+        get_or_create_workspace(session, "T1")
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Workspace)) == 1
+
+
+def test_session_scope_rolls_back_when_the_block_raises(session_factory):
+    with pytest.raises(RuntimeError), session_scope(session_factory) as session:
+        get_or_create_workspace(session, "T1")
+        raise RuntimeError("boom")
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Workspace)) == 0
+
+
+def test_objects_stay_readable_after_commit(session_factory):
+    with session_scope(session_factory) as session:
+        workspace = get_or_create_workspace(session, "T1", name="Acme")
+    assert workspace.name == "Acme"
+
+
+def test_sqlite_reads_and_writes_in_one_session_are_one_transaction(session_factory, db_url):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite transaction handling only")
+    with session_factory() as session:
+        get_or_create_workspace(session, "T1")
+        assert session.connection().exec_driver_sql("SELECT 1").scalar() == 1
+        assert session.connection().connection.dbapi_connection.in_transaction
+        session.rollback()
+        assert session.scalar(select(func.count()).select_from(Workspace)) == 0
