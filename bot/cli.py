@@ -58,6 +58,9 @@ def settings_or_exit() -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Migration chatter is noise on a terminal; keep it for DEBUG.
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     return settings
 
 

@@ -1,0 +1,226 @@
+"""The sandbox ledger: deterministic generation, a believable book, mutations and their events."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from bot.xero.sandbox.generator import Ids
+from bot.xero.sandbox.ledger import ChangeEvent, EditRefused, build_ledger
+
+TODAY = date(2026, 7, 20)
+NOW = datetime(2026, 7, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger():
+    return build_ledger(seed=7, today=TODAY, now=NOW)
+
+
+def tenant(ledger, n=0):
+    return ledger.organisations[n].organisation_id
+
+
+def invoices(ledger, n=0):
+    return list(ledger.iter_invoices(tenant(ledger, n)))
+
+
+def first(ledger, pred, n=0):
+    return next(i for i in invoices(ledger, n) if pred(i))
+
+
+def test_same_seed_builds_the_same_book_and_a_different_seed_a_different_one():
+    a, b = build_ledger(seed=3, today=TODAY), build_ledger(seed=3, today=TODAY)
+    c = build_ledger(seed=4, today=TODAY)
+    assert [a.invoice_json(i) for i in invoices(a)] == [b.invoice_json(i) for i in invoices(b)]
+    assert [o.organisation_id for o in a.organisations] == [
+        o.organisation_id for o in b.organisations
+    ]
+    assert [i.invoice_id for i in invoices(a)] != [i.invoice_id for i in invoices(c)]
+    assert [x.total for x in invoices(a)] != [x.total for x in invoices(c)]
+
+
+def test_generated_ids_are_uuid4_shaped_and_invert_to_their_origin():
+    ids = Ids(11)
+    made = ids.make("invoice", 3, 99_999, 2)
+    assert made[14] == "4" and made[19] in "89ab"
+    assert ids.parse(made) == ("invoice", 3, 99_999, 2)
+    assert ids.parse("00000000-0000-4000-8000-000000000000") is None
+    assert ids.parse("not-a-guid") is None
+
+
+def test_book_has_every_status_bills_and_the_awkward_cases(ledger):
+    book = invoices(ledger)
+    kinds = Counter((i.type, i.status) for i in book)
+    for status in ("AUTHORISED", "PAID", "VOIDED", "DRAFT", "DELETED"):
+        assert kinds[("ACCREC", status)] > 0, status
+    assert any(t == "ACCPAY" for t, _ in kinds)
+    assert any(i.status == "AUTHORISED" and i.payments and i.amount_due > 0 for i in book)
+    assert any(i.credits and i.amount_credited > 0 for i in book)
+    assert any(i.currency != ledger.organisations[0].base_currency and i.rate != 1 for i in book)
+    assert any(i.expected for i in book)
+    paid = first(ledger, lambda i: i.status == "PAID")
+    assert paid.amount_due == 0 and paid.fully_paid_on is not None
+
+
+def test_due_dates_spread_across_every_ageing_bucket(ledger):
+    ages = [(TODAY - i.due_date).days for i in invoices(ledger) if i.status == "AUTHORISED"]
+    buckets = [
+        lambda d: d < 0,
+        lambda d: 1 <= d <= 30,
+        lambda d: 31 <= d <= 60,
+        lambda d: 61 <= d <= 90,
+        lambda d: d > 90,
+    ]
+    assert all(any(b(d) for d in ages) for b in buckets)
+
+
+def test_contacts_have_several_emails_phones_addresses_and_an_archived_merged_duplicate(ledger):
+    people = ledger.contacts(tenant(ledger))
+    persons = [p for c in people for p in c.persons]
+    assert {p["IncludeInEmails"] for p in persons} == {True, False}
+    assert all(
+        {ph["PhoneType"] for ph in c.phones} == {"DEFAULT", "DDI", "FAX", "MOBILE"} for c in people
+    )
+    assert all([a["AddressType"] for a in c.addresses] == ["POBOX", "STREET"] for c in people)
+    archived = [c for c in people if c.status == "ARCHIVED"]
+    assert len(archived) == 1 and archived[0].merged_to == people[0].contact_id
+    assert all(ledger.contact_of(i).status == "ACTIVE" for i in invoices(ledger))
+
+
+def test_one_organisation_has_lock_dates_and_invoices_dated_before_them(ledger):
+    locked = [o for o in ledger.organisations if o.period_lock_date]
+    assert len(locked) == 1 and locked[0].end_of_year_lock_date < locked[0].period_lock_date
+    before = [i for i in invoices(ledger, locked[0].index) if i.date <= locked[0].period_lock_date]
+    assert any(i.status == "AUTHORISED" and not i.payments and not i.credits for i in before)
+    assert {o.base_currency for o in ledger.organisations} == {"NZD", "AUD"}
+
+
+def test_users_cover_every_role_and_share_global_ids_across_tenants(ledger):
+    roles = {r for u in ledger.users for r in u.roles.values()}
+    assert roles == {"STANDARD", "FINANCIALADVISER", "READONLY", "INVOICEONLY"}
+    finance = ledger.user_by_email("FINANCE@sandbox.example")
+    assert set(finance.roles) == {o.organisation_id for o in ledger.organisations}
+    assert finance.user_id(tenant(ledger, 0)) != finance.user_id(tenant(ledger, 1))
+    assert ledger.user_by_email("nobody@example.com") is None
+    with pytest.raises(KeyError):
+        ledger.organisation("missing")
+
+
+def test_generated_updates_are_all_before_now(ledger):
+    assert max(i.updated for i in invoices(ledger)) < NOW
+    assert max(c.updated for c in ledger.contacts(tenant(ledger))) < NOW
+
+
+def test_add_invoice_creates_a_new_authorised_invoice_and_tells_listeners(ledger):
+    events: list[ChangeEvent] = []
+    ledger.subscribe(events.append)
+    body = ledger.add_invoice(tenant(ledger), total="230.00", due_in_days=-10)
+    assert body["Total"] == Decimal("230.00") and body["AmountDue"] == Decimal("230.00")
+    assert body["DueDateString"] == f"{TODAY - timedelta(days=10)}T00:00:00"
+    assert events == [ChangeEvent(tenant(ledger), "INVOICE", "CREATE", body["InvoiceID"], NOW)]
+    assert ledger.invoice(tenant(ledger), body["InvoiceID"]).total == Decimal("230.00")
+
+
+def test_paying_in_full_marks_the_invoice_paid_and_moves_balances(ledger):
+    inv = first(
+        ledger,
+        lambda i: (
+            i.status == "AUTHORISED" and not i.payments and not i.credits and i.type == "ACCREC"
+        ),
+    )
+    contact = ledger.contact_of(inv)
+    before = ledger.balances(tenant(ledger), contact)[0]
+    body = ledger.add_payment(tenant(ledger), inv.invoice_id, inv.amount_due)
+    assert body["Status"] == "PAID" and body["AmountDue"] == 0 and "FullyPaidOnDate" in body
+    assert ledger.balances(tenant(ledger), contact)[0] == before - inv.amount_due
+    with pytest.raises(ValueError):
+        ledger.add_payment(tenant(ledger), inv.invoice_id, "1.00")
+
+
+def test_credit_note_allocation_reduces_amount_due(ledger):
+    inv = first(ledger, lambda i: i.status == "AUTHORISED" and i.amount_due > 10)
+    body = ledger.add_credit_note(tenant(ledger), inv.invoice_id, "10.00")
+    assert body["AmountCredited"] == inv.amount_credited + 10
+    assert body["AmountDue"] == inv.amount_due - 10
+
+
+def test_due_date_change_on_part_paid_invoice_keeps_updated_date_and_is_silent(ledger):
+    events: list[ChangeEvent] = []
+    ledger.subscribe(events.append)
+    inv = first(ledger, lambda i: i.status == "AUTHORISED" and i.payments)
+    ledger.clock = lambda: NOW + timedelta(hours=1)
+    body = ledger.set_due_date(tenant(ledger), inv.invoice_id, TODAY + timedelta(days=9))
+    assert body["DueDateString"] == f"{TODAY + timedelta(days=9)}T00:00:00"
+    assert ledger.invoice(tenant(ledger), inv.invoice_id).updated == inv.updated
+    assert events == []
+    since = list(ledger.iter_invoices(tenant(ledger), NOW))
+    assert inv.invoice_id not in {i.invoice_id for i in since}
+
+
+def test_due_date_change_on_unpaid_invoice_bumps_updated_date(ledger):
+    inv = first(ledger, lambda i: i.status == "AUTHORISED" and not i.payments)
+    ledger.set_due_date(tenant(ledger), inv.invoice_id, TODAY)
+    assert ledger.invoice(tenant(ledger), inv.invoice_id).updated == NOW
+
+
+def test_expected_payment_date_refused_with_xero_messages(ledger):
+    t = tenant(ledger)
+    part_paid = first(ledger, lambda i: i.status == "AUTHORISED" and i.payments)
+    with pytest.raises(EditRefused, match="payment or credit note allocated"):
+        ledger.set_expected_payment_date(t, part_paid.invoice_id, TODAY)
+    paid = first(ledger, lambda i: i.status == "PAID")
+    with pytest.raises(EditRefused, match="not of valid status"):
+        ledger.set_expected_payment_date(t, paid.invoice_id, TODAY)
+    locked = next(o for o in ledger.organisations if o.period_lock_date)
+    old = first(
+        ledger,
+        lambda i: (
+            i.status == "AUTHORISED"
+            and not i.payments
+            and not i.credits
+            and i.type == "ACCREC"
+            and i.date <= locked.period_lock_date
+        ),
+        locked.index,
+    )
+    with pytest.raises(EditRefused, match=r"period lock date, currently set at \d\d-\w{3}-\d{4}\."):
+        ledger.set_expected_payment_date(locked.organisation_id, old.invoice_id, TODAY)
+
+
+def test_void_edit_and_archive_bump_updated_and_emit_updates(ledger):
+    events: list[ChangeEvent] = []
+    ledger.subscribe(events.append)
+    inv = first(ledger, lambda i: i.status == "AUTHORISED" and not i.payments)
+    assert ledger.void_invoice(tenant(ledger), inv.invoice_id)["Status"] == "VOIDED"
+    contact = ledger.contacts(tenant(ledger))[1]
+    body = ledger.edit_contact(tenant(ledger), contact.contact_id, EmailAddress="ap@new.example")
+    assert body["EmailAddress"] == "ap@new.example"
+    assert ledger.archive_contact(tenant(ledger), contact.contact_id)["ContactStatus"] == "ARCHIVED"
+    assert [(e.category, e.event_type) for e in events] == [
+        ("INVOICE", "UPDATE"),
+        ("CONTACT", "UPDATE"),
+        ("CONTACT", "UPDATE"),
+    ]
+    with pytest.raises(TypeError):
+        ledger.edit_contact(tenant(ledger), contact.contact_id, Colour="red")
+
+
+def test_hundred_thousand_invoices_build_instantly_and_incremental_reads_skip_the_base():
+    started = time.perf_counter()
+    big = build_ledger(seed=1, orgs=1, invoices=100_000, today=TODAY, now=NOW)
+    t = tenant(big)
+    last = big.invoice_at(t, 99_999)
+    assert big.invoice(t, last.invoice_id).number == last.number
+    assert time.perf_counter() - started < 1.0
+    big.clock = lambda: NOW + timedelta(minutes=5)
+    big.add_payment(t, big.invoice_at(t, 10).invoice_id, "0.01") if big.invoice_at(
+        t, 10
+    ).status == "AUTHORISED" else big.add_invoice(t)
+    started = time.perf_counter()
+    changed = list(big.iter_invoices(t, NOW))
+    assert len(changed) == 1 and time.perf_counter() - started < 0.05
