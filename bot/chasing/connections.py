@@ -1,0 +1,397 @@
+"""Connecting and disconnecting Xero organisations: consent, role check, tokens, audit."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+
+from bot.chasing.ports import ConnectRefused, OrganisationConnected, UserFacingError
+from bot.chasing.tokens import ConnectionUnavailable, DbTokenStore
+from bot.xero.auth import TokenManager, new_code_verifier
+from bot.xero.client import XeroClient
+from bot.xero.errors import XeroAuthError, XeroError, XeroNotFound
+from storage import repositories
+from storage.db import session_scope
+from storage.models import ConnectionStatus, Workspace, XeroConnection
+
+if TYPE_CHECKING:
+    from bot.context import AppContext
+    from bot.xero.auth import TokenSet
+    from bot.xero.models import Organisation, User, XeroTenantConnection
+
+log = logging.getLogger(__name__)
+
+STATE_TTL = timedelta(minutes=10)
+# Xero: "The user that connects the integration has to have either Standard or Adviser level
+# user permissions" (developer.xero.com/faq/permissions); the API acts with their rights.
+ALLOWED_ROLES = frozenset({"STANDARD", "FINANCIALADVISER"})
+ROLE_NAMES = {
+    "READONLY": "Read only", "INVOICEONLY": "Invoice only", "STANDARD": "Standard",
+    "FINANCIALADVISER": "Adviser", "MANAGEDCLIENT": "Managed client",
+    "CASHBOOKCLIENT": "Cashbook client", "REMOVED": "Removed",
+}
+ROLE_HELP = ("You need the Standard or Adviser user role in Xero to connect it. Ask your Xero "
+             "admin to change your role (Settings → Users in Xero), or ask a Standard or Adviser "
+             "user to run /chaser connect.")
+
+LINK_EXPIRED = "This link has expired — run /chaser connect again."
+SIGN_IN_FAILED = ("Xero did not accept the sign-in (it may have taken more than a few minutes). "
+                  "Run /chaser connect again.")
+XERO_TROUBLE = ("Xero signed you in but then could not list your organisations. Please run "
+                "/chaser connect again in a few minutes.")
+NO_ORGANISATIONS = ("No Xero organisation was chosen. Run /chaser connect again and pick at "
+                    "least one organisation on Xero's consent page.")
+
+
+class ConnectError(UserFacingError):
+    """Connecting failed as a whole; `user_message` says why and what to do."""
+
+
+class LinkExpired(ConnectError):
+    """The OAuth state is unknown, already used or older than ten minutes."""
+
+    def __init__(self) -> None:
+        super().__init__(LINK_EXPIRED)
+
+
+@dataclass(frozen=True)
+class ConnectedOrganisation:
+    connection_id: int
+    tenant_name: str
+    short_code: str | None
+    country_code: str | None
+    base_currency: str | None
+    reconnected: bool
+
+
+@dataclass(frozen=True)
+class RefusedOrganisation:
+    tenant_name: str
+    reason: str
+    what_to_do: str
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    """What one consent produced: organisations kept and organisations refused."""
+
+    team_id: str
+    slack_user_id: str | None
+    connected: list[ConnectedOrganisation] = field(default_factory=list)
+    refused: list[RefusedOrganisation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DisconnectResult:
+    tenant_name: str
+    revoked_at_xero: bool
+    # Set when Xero could not be told: the user should remove the app in Xero themselves.
+    xero_warning: str | None = None
+
+
+def access_token_claims(access_token: str) -> dict[str, object]:
+    """The payload of Xero's JWT access token, unverified: only read to pick our own tenants."""
+    try:
+        payload = access_token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+
+
+def connecting_user(users: list[User], xero_userid: str | None, email: str | None) -> User | None:
+    """The organisation's user who consented: by GlobalUserID, else by email (any case)."""
+    if xero_userid:
+        for user in users:
+            if user.global_user_id and user.global_user_id.lower() == xero_userid.lower():
+                return user
+    if email:
+        for user in users:
+            if user.email_address and user.email_address.casefold() == email.casefold():
+                return user
+    return None
+
+
+def role_refusal(user: User | None) -> str | None:
+    """Why this user may not connect the organisation, or None when they may."""
+    if user is None:
+        return "Your Xero user was not found in this organisation's user list."
+    role = (user.organisation_role or "UNKNOWN").upper()
+    if role in ALLOWED_ROLES:
+        return None
+    return f"Your Xero user role here is {ROLE_NAMES.get(role, role.title())}."
+
+
+class ConnectService:
+    """Starts and completes Xero consent for a Slack workspace, and disconnects organisations."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    # Start -------------------------------------------------------------------------------
+
+    def start(self, team_id: str, slack_user_id: str | None, *,
+              login_hint: str | None = None) -> str:
+        """A Xero authorize URL whose state is bound to this team and user, single use, 10 min."""
+        ctx = self.ctx
+        state = secrets.token_urlsafe(32)
+        verifier = new_code_verifier()
+        now = ctx.clock()
+        with session_scope(ctx.session_factory) as session:
+            workspace = repositories.get_or_create_workspace(session, team_id, now=now)
+            repositories.create_oauth_state(
+                session, state=state,
+                code_verifier_ciphertext=ctx.box.encrypt(verifier),
+                workspace_id=workspace.id, slack_user_id=slack_user_id,
+                now=now, expires_at=now + STATE_TTL,
+            )
+        return ctx.oauth.authorization_url(state, verifier, login_hint=login_hint)
+
+    def abandon(self, state: str | None) -> None:
+        """Use up a state whose consent was cancelled, so the link cannot be replayed."""
+        if state:
+            with session_scope(self.ctx.session_factory) as session:
+                repositories.consume_oauth_state(session, state, self.ctx.clock())
+
+    # Complete ----------------------------------------------------------------------------
+
+    def complete(self, state: str, code: str) -> ConnectResult:
+        """Finish consent: keep each organisation the user may connect, refuse the others."""
+        ctx = self.ctx
+        now = ctx.clock()
+        with session_scope(ctx.session_factory) as session:
+            pending = repositories.consume_oauth_state(session, state, now)
+            if pending is None or pending.workspace_id is None:
+                raise LinkExpired()
+            workspace_id, slack_user_id = pending.workspace_id, pending.slack_user_id
+            workspace = session.get(Workspace, workspace_id)
+            if workspace is None:
+                raise LinkExpired()
+            team_id = workspace.slack_team_id
+            verifier = ctx.box.decrypt(pending.code_verifier_ciphertext or "")
+        try:
+            tokens = ctx.oauth.exchange_code(code, verifier)
+        except XeroError as exc:
+            raise ConnectError(SIGN_IN_FAILED, detail=str(exc)) from exc
+        try:
+            identity = ctx.oauth.id_token_claims(tokens.id_token) if tokens.id_token else {}
+            tenants = self._authorised_tenants(tokens)
+        except XeroError as exc:
+            raise ConnectError(XERO_TROUBLE, detail=str(exc)) from exc
+        xero_userid = str(identity.get("xero_userid") or "") or None
+        email = str(identity.get("email") or "") or None
+        if not tenants:
+            raise ConnectError(NO_ORGANISATIONS)
+
+        result = ConnectResult(team_id=team_id, slack_user_id=slack_user_id)
+        with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)) as http:
+            for tenant in tenants:
+                self._check_and_keep(result, tenant, tokens, http, workspace_id,
+                                     xero_userid, email)
+        if not result.connected and not self._user_keeps_connections(email):
+            # Nothing kept: give the grant back so no token dangles. Not when this Xero user
+            # still has organisations connected here: revoking removes all their connections.
+            self._revoke_quietly(tokens.refresh_token)
+        self._notify(result)
+        return result
+
+    def _check_and_keep(self, result: ConnectResult, tenant: XeroTenantConnection,
+                        tokens: TokenSet, http: httpx.Client, workspace_id: int,
+                        xero_userid: str | None, email: str | None) -> None:
+        """Read one authorised organisation, check the user's role, keep or refuse it."""
+        ctx = self.ctx
+        slack_user_id = result.slack_user_id
+        name = tenant.tenant_name or "Your Xero organisation"
+        client = XeroClient(ctx.settings.xero_api_url, lambda: tokens.access_token,
+                            tenant.tenant_id, http=http)
+        try:
+            organisation = client.organisation()
+            user = connecting_user(client.users(), xero_userid, email)
+        except XeroError as exc:
+            log.warning("Could not read %s after consent: %s", name, exc)
+            result.refused.append(self._refuse(
+                tokens, tenant, name, "Xero did not let us read the organisation's details.",
+                "Run /chaser connect again in a few minutes.", workspace_id))
+            return
+        name = organisation.name or name
+        refusal = role_refusal(user)
+        if refusal:
+            result.refused.append(
+                self._refuse(tokens, tenant, name, refusal, ROLE_HELP, workspace_id))
+            return
+        result.connected.append(self._keep(
+            workspace_id, tenant, organisation, tokens, slack_user_id,
+            user.email_address if user else email,
+        ))
+
+    def _user_keeps_connections(self, xero_user: str | None) -> bool:
+        if not xero_user:
+            return False
+        with session_scope(self.ctx.session_factory) as session:
+            return any(
+                (row.connected_by_xero_user or "").casefold() == xero_user.casefold()
+                for row in repositories.list_connections(
+                    session, statuses=[ConnectionStatus.CONNECTED])
+            )
+
+    def _authorised_tenants(self, tokens: TokenSet) -> list[XeroTenantConnection]:
+        # /connections lists every organisation this user ever connected to the app; the ones
+        # from this consent share the access token's authentication_event_id.
+        listed = [t for t in self.ctx.oauth.list_connections(tokens.access_token)
+                  if t.tenant_type == "ORGANISATION"]
+        event = access_token_claims(tokens.access_token).get("authentication_event_id")
+        mine = [t for t in listed if event and t.auth_event_id == event]
+        return mine or listed
+
+    def _keep(self, workspace_id: int, tenant: XeroTenantConnection, organisation: Organisation,
+              tokens: TokenSet, slack_user_id: str | None,
+              xero_user: str | None) -> ConnectedOrganisation:
+        ctx = self.ctx
+        now = ctx.clock()
+        with session_scope(ctx.session_factory) as session:
+            created = not any(
+                c.tenant_id == tenant.tenant_id
+                for c in repositories.list_connections(session, workspace_id)
+            )
+            connection = repositories.save_connection(
+                session,
+                workspace_id=workspace_id,
+                tenant_id=tenant.tenant_id,
+                xero_connection_id=tenant.id,
+                tenant_name=organisation.name or tenant.tenant_name,
+                short_code=organisation.short_code,
+                country_code=organisation.country_code,
+                timezone=organisation.timezone,
+                base_currency=organisation.base_currency,
+                period_lock_date=organisation.period_lock_date,
+                end_of_year_lock_date=organisation.end_of_year_lock_date,
+                token_ciphertext=ctx.box.encrypt(tokens.to_json()),
+                token_expires_at=tokens.expires_at,
+                connected_by=slack_user_id,
+                connected_by_xero_user=xero_user,
+                status=ConnectionStatus.CONNECTED,
+                status_reason=None,
+                now=now,
+            )
+            repositories.record_audit(
+                session, actor=slack_user_id or "cli",
+                action="connection.connected" if created else "connection.reconnected",
+                workspace_id=workspace_id, connection_id=connection.id,
+                detail={"tenant_id": tenant.tenant_id, "tenant_name": connection.tenant_name,
+                        "xero_user": xero_user}, at=now,
+            )
+            return ConnectedOrganisation(
+                connection_id=connection.id, tenant_name=connection.tenant_name or "",
+                short_code=connection.short_code, country_code=connection.country_code,
+                base_currency=connection.base_currency, reconnected=not created,
+            )
+
+    def _refuse(self, tokens: TokenSet, tenant: XeroTenantConnection, name: str, reason: str,
+                what_to_do: str, workspace_id: int) -> RefusedOrganisation:
+        # Delete this tenant's Xero connection so nothing dangles that we will never use.
+        try:
+            self.ctx.oauth.delete_connection(tokens.access_token, tenant.id)
+        except XeroError as exc:
+            log.warning("Could not delete Xero connection for %s: %s", name, exc)
+        with session_scope(self.ctx.session_factory) as session:
+            repositories.record_audit(
+                session, actor="xero", action="connection.refused", workspace_id=workspace_id,
+                detail={"tenant_id": tenant.tenant_id, "tenant_name": name, "reason": reason},
+                at=self.ctx.clock(),
+            )
+        return RefusedOrganisation(tenant_name=name, reason=reason, what_to_do=what_to_do)
+
+    def _revoke_quietly(self, refresh_token: str | None) -> bool:
+        if not refresh_token:
+            return False
+        try:
+            self.ctx.oauth.revoke(refresh_token)
+        except XeroError as exc:
+            log.warning("Could not revoke a Xero refresh token: %s", exc)
+            return False
+        return True
+
+    def _notify(self, result: ConnectResult) -> None:
+        notifier = self.ctx.notifier
+        for kept in result.connected:
+            notifier.organisation_connected(OrganisationConnected(
+                team_id=result.team_id, slack_user_id=result.slack_user_id,
+                connection_id=kept.connection_id, tenant_name=kept.tenant_name,
+                reconnected=kept.reconnected))
+        for refused in result.refused:
+            notifier.connect_refused(ConnectRefused(
+                team_id=result.team_id, slack_user_id=result.slack_user_id,
+                tenant_name=refused.tenant_name, reason=refused.reason,
+                what_to_do=refused.what_to_do))
+
+    # Disconnect --------------------------------------------------------------------------
+
+    def disconnect(self, connection_id: int, *, actor: str) -> DisconnectResult:
+        """Tell Xero (best effort), mark the connection disconnected, keep all local history.
+
+        Xero's revocation "removes all their connections to your app", so the refresh token is
+        revoked only when no other connected organisation was connected by the same Xero user;
+        otherwise only this tenant's Xero connection is deleted.
+        """
+        ctx = self.ctx
+        with session_scope(ctx.session_factory) as session:
+            connection = session.get(XeroConnection, connection_id)
+            if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
+                raise ConnectionUnavailable("That Xero organisation is not connected.")
+            name = connection.tenant_name or connection.tenant_id
+            xero_connection_id = connection.xero_connection_id
+            shares_user = bool(connection.connected_by_xero_user) and any(
+                other.id != connection.id
+                for other in repositories.list_connections(
+                    session, statuses=[ConnectionStatus.CONNECTED])
+                if other.connected_by_xero_user == connection.connected_by_xero_user
+            )
+        warning = self._tell_xero(connection_id, xero_connection_id, revoke=not shares_user)
+        now = ctx.clock()
+        with session_scope(ctx.session_factory) as session:
+            connection = repositories.lock_connection_for_update(session, connection_id)
+            assert connection is not None
+            connection.status = ConnectionStatus.DISCONNECTED
+            connection.status_reason = f"Disconnected by {actor}"
+            connection.token_ciphertext = None  # a disconnected row keeps no usable secret
+            connection.token_expires_at = None
+            connection.token_version = (connection.token_version or 0) + 1
+            connection.updated_at = now
+            repositories.record_audit(
+                session, actor=actor, action="connection.disconnected",
+                workspace_id=connection.workspace_id, connection_id=connection.id,
+                detail={"tenant_name": name, "told_xero": warning is None}, at=now,
+            )
+        return DisconnectResult(tenant_name=name, revoked_at_xero=warning is None,
+                                xero_warning=warning)
+
+    def _tell_xero(self, connection_id: int, xero_connection_id: str | None, *,
+                   revoke: bool) -> str | None:
+        """Delete the Xero connection and maybe revoke; a warning line when Xero was not told."""
+        ctx = self.ctx
+        store = DbTokenStore(ctx.session_factory, ctx.box, connection_id, clock=ctx.clock)
+        try:
+            # Through the manager, so an expired access token is refreshed and the rotation
+            # saved (a sibling organisation may still be using the same grant).
+            access_token = TokenManager(ctx.oauth, store, ctx.clock).access_token()
+            refresh_token = store.load().refresh_token
+            if xero_connection_id:
+                # Already gone at Xero (404) is what we wanted anyway.
+                with contextlib.suppress(XeroNotFound):
+                    ctx.oauth.delete_connection(access_token, xero_connection_id)
+            if revoke and refresh_token:
+                ctx.oauth.revoke(refresh_token)
+        except (XeroAuthError, ConnectionUnavailable):
+            return None  # Xero already refuses this grant: nothing is left to remove there
+        except XeroError as exc:
+            log.warning("Disconnect could not reach Xero: %s", exc)
+            return ("Xero could not be reached, so the connection was removed here only: "
+                    "remove chaser-bot under Settings → Connected apps in Xero.")
+        return None

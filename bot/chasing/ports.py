@@ -1,0 +1,102 @@
+"""The ports chasing uses to reach people (Notifier), with events and a logging default."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E")
+
+
+class UserFacingError(Exception):
+    """A failure with a message fit to show a person as is (Slack reply, web page, CLI line)."""
+
+    def __init__(self, user_message: str, *, detail: str | None = None) -> None:
+        super().__init__(detail or user_message)
+        self.user_message = user_message
+
+
+@dataclass(frozen=True)
+class ConnectionLost:
+    """A connection moved to needs_reconnect: admins get a Reconnect link, chasing pauses."""
+
+    team_id: str  # the Slack team (or the CLI pseudo-workspace) that owns the connection
+    workspace_id: int
+    connection_id: int
+    tenant_id: str
+    tenant_name: str | None
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class OrganisationConnected:
+    """One organisation connected (or reconnected) by a person."""
+
+    team_id: str
+    slack_user_id: str | None
+    connection_id: int
+    tenant_name: str
+    reconnected: bool
+
+
+@dataclass(frozen=True)
+class ConnectRefused:
+    """An organisation was not kept after consent, with the reason and what to do."""
+
+    team_id: str
+    slack_user_id: str | None
+    tenant_name: str
+    reason: str
+    what_to_do: str
+
+
+class Notifier(Protocol):
+    """How chasing tells people things; the Slack layer implements it, chasing never sees Slack."""
+
+    def connection_lost(self, event: ConnectionLost) -> None: ...
+
+    def organisation_connected(self, event: OrganisationConnected) -> None: ...
+
+    def connect_refused(self, event: ConnectRefused) -> None: ...
+
+
+class LoggingNotifier:
+    """The default when no Slack is wired (CLI, tests): each event becomes one log line."""
+
+    def connection_lost(self, event: ConnectionLost) -> None:
+        log.warning(
+            "Xero connection %s (%s) needs reconnecting: %s",
+            event.connection_id, event.tenant_name or event.tenant_id, event.reason,
+        )
+
+    def organisation_connected(self, event: OrganisationConnected) -> None:
+        log.info("Xero organisation %s connected (connection %s)",
+                 event.tenant_name, event.connection_id)
+
+    def connect_refused(self, event: ConnectRefused) -> None:
+        log.warning("Xero organisation %s not connected: %s %s",
+                    event.tenant_name, event.reason, event.what_to_do)
+
+
+@dataclass
+class RecordingNotifier:
+    """A Notifier that keeps every event in order, for tests and the demo."""
+
+    events: list[object] = field(default_factory=list)
+
+    def connection_lost(self, event: ConnectionLost) -> None:
+        self.events.append(event)
+
+    def organisation_connected(self, event: OrganisationConnected) -> None:
+        self.events.append(event)
+
+    def connect_refused(self, event: ConnectRefused) -> None:
+        self.events.append(event)
+
+    def of_type(self, kind: type[E]) -> list[E]:
+        return [event for event in self.events if isinstance(event, kind)]

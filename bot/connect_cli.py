@@ -1,0 +1,182 @@
+"""`chaser connect` and `chaser disconnect`: Xero consent from a terminal, like `gh auth login`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import uvicorn
+from rich.console import Console
+from rich.markup import escape
+
+from bot.chasing.connections import ConnectResult, ConnectService
+from bot.chasing.ports import UserFacingError
+from bot.config import Settings
+from bot.context import AppContext, build_context
+from bot.web import CallbackOutcome, create_web_app
+from storage import repositories
+from storage.db import session_scope
+from storage.models import CLI_WORKSPACE_TEAM_ID, ConnectionStatus
+
+MISSING_CREDENTIALS = (
+    "XERO_CLIENT_ID and XERO_CLIENT_SECRET are not set: copy them from your app at "
+    "https://developer.xero.com/app/manage into the environment or .env "
+    "(`chaser sandbox` prints values for the local sandbox)."
+)
+
+
+class CliError(Exception):
+    """A connect/disconnect failure the CLI prints as one line."""
+
+
+def redirect_uri(settings: Settings) -> str:
+    """Where Xero sends the browser back: XERO_REDIRECT_URI, or this machine on PORT."""
+    return settings.xero_redirect_uri or f"http://127.0.0.1:{settings.port}/xero/callback"
+
+
+def prepared_context(settings: Settings) -> AppContext:
+    """The context for a CLI command, after checking Xero credentials and the schema."""
+    from bot import messages
+    from storage import db
+
+    # httpx logs every URL at INFO, and callback URLs carry the one-time authorization code.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
+    if not settings.xero_configured:
+        raise CliError(MISSING_CREDENTIALS)
+    url = settings.resolved_database_url
+    try:
+        migrated = db.current_revision(url) == db.head_revision()
+    except Exception as exc:  # unreachable database: say so in one line
+        raise CliError(f"Cannot open the database: {exc}".splitlines()[0]) from exc
+    if not migrated:
+        raise CliError(messages.DB_NOT_MIGRATED)
+    return build_context(settings)
+
+
+def _bind(uri: str) -> socket.socket:
+    parts = urlsplit(uri)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(
+            f"Cannot listen on {host}:{port} for Xero's redirect ({exc.strerror}). Stop what "
+            "uses that port, or set XERO_REDIRECT_URI to another localhost port (and add it "
+            "to your Xero app's redirect URIs)."
+        ) from exc
+    sock.listen(128)  # a browser that is quicker than uvicorn's start waits in the queue
+    return sock
+
+
+@contextlib.contextmanager
+def serve_callback(ctx: AppContext, uri: str,
+                   on_callback: Callable[[CallbackOutcome], None]) -> Iterator[None]:
+    """Serve the callback route on the redirect URI's host and port while the block runs."""
+    sock = _bind(uri)
+    app = create_web_app(ctx, callback_path=urlsplit(uri).path or "/", on_callback=on_callback)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+def run_connect(settings: Settings, console: Console, *, login_hint: str | None = None,
+                timeout: float = 300.0, open_browser: bool = True) -> ConnectResult:
+    """Print the consent URL, wait for Xero to come back, print what was connected."""
+    ctx = prepared_context(settings)
+    uri = redirect_uri(settings)
+    outcomes: list[CallbackOutcome] = []
+    done = threading.Event()
+
+    def heard(outcome: CallbackOutcome) -> None:
+        outcomes.append(outcome)
+        done.set()
+
+    with serve_callback(ctx, uri, heard):
+        url = ConnectService(ctx).start(CLI_WORKSPACE_TEAM_ID, None, login_hint=login_hint)
+        console.print("Open this link to connect Xero (waiting for you to approve):")
+        console.print(url, soft_wrap=True, markup=False)
+        # A local sandbox started with --auto-approve redirects straight to our callback:
+        # follow it ourselves so the command also completes unattended (CI, demos).
+        followed = bool(settings.xero_base_url and login_hint) and _follow(url, uri)
+        if not followed and open_browser:
+            with contextlib.suppress(Exception):
+                webbrowser.open(url)
+        if not done.wait(timeout):
+            raise CliError(f"No answer from Xero within {timeout:g} seconds. "
+                           "Run `chaser connect` again when you are ready.")
+    outcome = outcomes[0]
+    if outcome.result is None:
+        raise CliError(outcome.message or "Xero was not connected.")
+    _print_result(console, outcome.result)
+    if not outcome.result.connected:
+        raise CliError("No Xero organisation was connected.")
+    return outcome.result
+
+
+def _follow(url: str, callback_uri: str) -> bool:
+    """Follow the authorize URL; True when it led straight back to our callback."""
+    try:
+        with httpx.Client(follow_redirects=True, timeout=30.0) as client:
+            response = client.get(url)
+    except httpx.HTTPError:
+        return False  # not auto-approving after all: the person can still open the link
+    return response.url.path == urlsplit(callback_uri).path
+
+
+def _print_result(console: Console, result: ConnectResult) -> None:
+    for org in result.connected:
+        extras = ", ".join(v for v in (org.short_code, org.country_code, org.base_currency) if v)
+        verb = "Reconnected" if org.reconnected else "Connected"
+        console.print(f"[green]{verb}[/green] {escape(org.tenant_name)}"
+                      + (f" ({escape(extras)})" if extras else ""))
+    for org in result.refused:
+        console.print(f"[red]Not connected[/red] {escape(org.tenant_name)}: "
+                      f"{escape(org.reason)} {escape(org.what_to_do)}")
+
+
+def run_disconnect(settings: Settings, console: Console, *, org: str | None = None) -> None:
+    """Disconnect one organisation (by name or short code), keeping all local history."""
+    ctx = prepared_context(settings)
+    live = [ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_RECONNECT]
+    with session_scope(ctx.session_factory) as session:
+        rows = [(c.id, c.tenant_name or c.tenant_id, c.short_code)
+                for c in repositories.list_connections(session, statuses=live)]
+    if not rows:
+        raise CliError("No Xero organisation is connected.")
+    if org is not None:
+        wanted = org.strip().casefold()
+        rows = [r for r in rows if wanted in (r[1].casefold(), (r[2] or "").casefold())]
+        if not rows:
+            raise CliError(f"No connected Xero organisation is called {org!r}.")
+    if len(rows) > 1:
+        names = "; ".join(name for _, name, _ in rows)
+        raise CliError(f"Several organisations are connected ({names}): "
+                       "choose one with --org NAME.")
+    connection_id, name, _ = rows[0]
+    try:
+        result = ConnectService(ctx).disconnect(connection_id, actor="cli")
+    except UserFacingError as exc:
+        raise CliError(exc.user_message) from exc
+    console.print(f"Disconnected {escape(name)}. Its synced contacts, invoices and history "
+                  "are kept; run `chaser connect` to connect it again.")
+    if result.xero_warning:
+        console.print(f"[yellow]Warning:[/yellow] {escape(result.xero_warning)}")

@@ -1,0 +1,153 @@
+"""Token upkeep: refresh ahead of expiry, rotation saved, lost connections paused and reported."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.chasing.ports import ConnectionLost
+from bot.chasing.tokens import ConnectionUnavailable, DbTokenStore, open_client
+from bot.context import AppContext
+from bot.xero.errors import XeroAuthError
+from bot.xero.sandbox.server import SandboxServer
+from storage.models import ConnectionStatus
+from tests.connect_helpers import (
+    age_tokens,
+    connect,
+    connections,
+    make_context,
+    sandbox_stats,
+    stored_tokens,
+)
+
+
+@pytest.fixture
+def ctx(sandbox: SandboxServer, migrated_db: str, tmp_path: Path) -> AppContext:
+    context = make_context(sandbox, migrated_db, tmp_path)
+    connect(context)
+    return context
+
+
+def lost_events(ctx: AppContext) -> list[ConnectionLost]:
+    return ctx.notifier.of_type(ConnectionLost)  # type: ignore[attr-defined]
+
+
+def test_a_fresh_token_is_used_without_refreshing(ctx: AppContext, sandbox: SandboxServer) -> None:
+    row = connections(ctx)[0]
+
+    assert open_client(ctx, row.id).organisation().name == row.tenant_name
+    assert sandbox_stats(sandbox)["refreshes"] == 0
+
+
+def test_refresh_ahead_of_expiry_saves_the_rotated_set_for_every_organisation_of_the_grant(
+    ctx: AppContext, sandbox: SandboxServer
+) -> None:
+    first, second = connections(ctx)
+    before = stored_tokens(ctx, first.id)
+    age_tokens(ctx, datetime.now(UTC) + timedelta(minutes=2))  # inside the 5-minute margin
+
+    assert open_client(ctx, first.id).organisation().name == first.tenant_name
+
+    after = stored_tokens(ctx, first.id)
+    assert after.refresh_token != before.refresh_token
+    assert after.expires_at > datetime.now(UTC) + timedelta(minutes=20)
+    # One consent, one grant: the sibling organisation got the rotated set too, so its next
+    # call neither refreshes again nor uses the dead refresh token.
+    assert stored_tokens(ctx, second.id).refresh_token == after.refresh_token
+    rows = {row.id: row for row in connections(ctx)}
+    assert rows[first.id].token_version == first.token_version + 1
+    assert rows[second.id].token_version == second.token_version + 1
+    assert open_client(ctx, second.id).organisation().name == second.tenant_name
+    stats = sandbox_stats(sandbox)
+    assert (stats["refreshes"], stats["refresh_failures"]) == (1, 0)
+
+
+def test_refresh_locked_does_not_refresh_when_another_process_already_did(
+    ctx: AppContext,
+) -> None:
+    row = connections(ctx)[0]
+    store = DbTokenStore(ctx.session_factory, ctx.box, row.id)
+    calls: list[object] = []
+
+    tokens = store.refresh_locked(lambda current: calls.append(current) or current)
+
+    assert calls == []  # the stored set is fresh: nothing to do
+    assert tokens.refresh_token == stored_tokens(ctx, row.id).refresh_token
+
+
+def test_revoked_refresh_token_marks_needs_reconnect_and_tells_admins_once(
+    ctx: AppContext, sandbox: SandboxServer
+) -> None:
+    first = connections(ctx)[0]
+    httpx.post(f"{sandbox.url}/_sandbox/connections/{first.xero_connection_id}/revoke",
+               json={"revoke_tokens": True}).raise_for_status()
+    age_tokens(ctx, datetime.now(UTC))
+
+    client = open_client(ctx, first.id)
+    with pytest.raises(XeroAuthError):
+        client.organisation()
+    with pytest.raises(XeroAuthError):
+        client.users()  # a second failure is not a second transition
+
+    row = next(r for r in connections(ctx) if r.id == first.id)
+    assert row.status == ConnectionStatus.NEEDS_RECONNECT
+    assert "revoked" in (row.status_reason or "")
+    events = lost_events(ctx)
+    assert len(events) == 1
+    event = events[0]
+    assert (event.connection_id, event.tenant_name, event.team_id) == (
+        first.id, first.tenant_name, "T-TEAM")
+    assert event.workspace_id == first.workspace_id
+    with pytest.raises(ConnectionUnavailable) as refused:
+        open_client(ctx, first.id)
+    assert "needs reconnecting" in refused.value.user_message
+
+
+def test_xero_403_for_a_deleted_tenant_connection_marks_needs_reconnect(
+    ctx: AppContext, sandbox: SandboxServer
+) -> None:
+    first, second = connections(ctx)
+    # The organisation removed the app in Xero: the token is fine, the tenant is not.
+    httpx.post(f"{sandbox.url}/_sandbox/connections/{first.xero_connection_id}/revoke",
+               json={}).raise_for_status()
+
+    with pytest.raises(XeroAuthError) as refused:
+        open_client(ctx, first.id).organisation()
+    assert refused.value.status == 403
+
+    statuses = {row.id: row.status for row in connections(ctx)}
+    assert statuses == {first.id: ConnectionStatus.NEEDS_RECONNECT,
+                        second.id: ConnectionStatus.CONNECTED}
+    assert [event.connection_id for event in lost_events(ctx)] == [first.id]
+    assert open_client(ctx, second.id).organisation().name == second.tenant_name
+
+
+def test_reconnecting_after_a_loss_resumes_the_connection(
+    ctx: AppContext, sandbox: SandboxServer
+) -> None:
+    first = connections(ctx)[0]
+    httpx.post(f"{sandbox.url}/_sandbox/connections/{first.xero_connection_id}/revoke",
+               json={}).raise_for_status()
+    with pytest.raises(XeroAuthError):
+        open_client(ctx, first.id).organisation()
+
+    connect(ctx)
+
+    assert open_client(ctx, first.id).organisation().name == first.tenant_name
+
+
+def test_open_client_refuses_a_disconnected_or_unknown_connection(ctx: AppContext) -> None:
+    from bot.chasing.connections import ConnectService
+
+    first = connections(ctx)[0]
+    ConnectService(ctx).disconnect(first.id, actor="cli")
+
+    with pytest.raises(ConnectionUnavailable) as disconnected:
+        open_client(ctx, first.id)
+    assert "disconnected" in disconnected.value.user_message
+    with pytest.raises(ConnectionUnavailable) as unknown:
+        open_client(ctx, 999_999)
+    assert "/chaser connect" in unknown.value.user_message
