@@ -1,28 +1,358 @@
-"""`chaser demo`: run every capability built so far on embedded defaults and narrate it."""
+"""`chaser demo`: a local Xero, a fresh database, connect, sync, and an overdue summary."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urljoin, urlsplit
 
+import httpx
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import select
 
+from bot.chasing.overdue import Receivable, ReceivablesSummary, org_today, summarize
+from bot.chasing.timezones import org_zone
 from bot.config import Settings
 from bot.doctor import redact_url
+
+if TYPE_CHECKING:
+    from bot.chasing.connections import ConnectResult
+    from bot.context import AppContext
+
+log = logging.getLogger(__name__)
+
+SANDBOX_CLIENT_ID = "chaser-sandbox"
+SANDBOX_CLIENT_SECRET = "chaser-sandbox-secret"
+# A sandbox user with the Standard role in every generated organisation.
+SANDBOX_LOGIN_HINT = "finance@sandbox.example"
+DEMO_ORGS = 2
+DEMO_ACTOR = "demo"
+
+
+class DemoError(Exception):
+    """The demo could not go on; the message is one line for the terminal."""
+
+
+# Connecting without a browser ---------------------------------------------------------
+
+
+def connect_unattended(ctx: AppContext, login_hint: str = SANDBOX_LOGIN_HINT) -> ConnectResult:
+    """Run the consent flow against a sandbox started with auto-approve, no browser or server.
+
+    The sandbox approves at once for a login_hint user and redirects to our callback; we
+    read the code and state off that redirect instead of serving the callback route.
+    """
+    from bot.chasing.connections import ConnectService
+    from storage.models import CLI_WORKSPACE_TEAM_ID
+
+    service = ConnectService(ctx)
+    url = service.start(CLI_WORKSPACE_TEAM_ID, None, login_hint=login_hint)
+    with httpx.Client(follow_redirects=False, timeout=30.0) as http:
+        response = http.get(url)
+        for _ in range(10):
+            if not response.is_redirect:
+                break
+            location = urljoin(str(response.url), response.headers["location"])
+            query = parse_qs(urlsplit(location).query)
+            if "code" in query and "state" in query:
+                return service.complete(query["state"][0], query["code"][0])
+            if "error" in query:
+                raise DemoError(f"the sandbox refused consent: {query['error'][0]}")
+            response = http.get(location)
+    raise DemoError(
+        "the sandbox did not approve consent at once: start it with `chaser sandbox "
+        "--auto-approve`, or unset XERO_BASE_URL to let the demo run its own."
+    )
+
+
+# The sandbox --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def demo_sandbox(settings: Settings, *, contacts: int, invoices: int) -> Iterator[str]:
+    """The sandbox URL: XERO_BASE_URL when it points at one, else our own on a free port."""
+    if settings.xero_base_url:
+        yield settings.xero_base_url.rstrip("/")
+        return
+    from bot.xero.sandbox.ledger import build_ledger
+    from bot.xero.sandbox.server import SandboxConfig, SandboxServer
+
+    ledger = build_ledger(seed=1, orgs=DEMO_ORGS, contacts=contacts, invoices=invoices)
+    server = SandboxServer(SandboxConfig(auto_approve=True), ledger).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def demo_settings(settings: Settings, sandbox_url: str) -> Settings:
+    """The user's settings pointed at the sandbox with its well-known credentials."""
+    from pydantic import SecretStr
+
+    same_sandbox = settings.xero_base_url and settings.xero_base_url.rstrip("/") == sandbox_url
+    return settings.model_copy(
+        update={
+            "xero_base_url": sandbox_url,
+            "xero_client_id": (settings.xero_client_id if same_sandbox else None)
+            or SANDBOX_CLIENT_ID,
+            "xero_client_secret": (settings.xero_client_secret if same_sandbox else None)
+            or SecretStr(SANDBOX_CLIENT_SECRET),
+        }
+    )
+
+
+def fresh_database(data_dir: Path) -> str:
+    """A new, migrated SQLite file for this run: a trial never mixes with real books."""
+    from storage import db
+
+    path = (data_dir / "demo.sqlite3").resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    db.upgrade(url)
+    return url
+
+
+# Reading the local store ----------------------------------------------------------------
+
+
+@dataclass
+class OrgSummary:
+    connection_id: int
+    name: str
+    timezone: str | None
+    summary: ReceivablesSummary
+
+
+def receivables_summaries(ctx: AppContext) -> list[OrgSummary]:
+    """Per connected organisation: aging as of today in its own timezone, from the local store."""
+    from storage import repositories
+    from storage.db import session_scope
+    from storage.models import Contact, Invoice
+
+    result = []
+    with session_scope(ctx.session_factory) as session:
+        for connection in repositories.list_connections(session):
+            today = org_today(ctx.clock(), connection.timezone)
+            rows = session.execute(
+                select(
+                    Invoice.invoice_number,
+                    Contact.name,
+                    Invoice.due_date,
+                    Invoice.amount_due,
+                    Invoice.currency_code,
+                    Invoice.expected_payment_date,
+                )
+                .outerjoin(Contact, Invoice.contact_id == Contact.id)
+                .where(
+                    Invoice.connection_id == connection.id,
+                    Invoice.type == "ACCREC",
+                    Invoice.status == "AUTHORISED",
+                    Invoice.amount_due > 0,
+                )
+            )
+            receivables = [
+                Receivable(number, customer, due, amount, currency or "", expected)
+                for number, customer, due, amount, currency, expected in rows
+            ]
+            result.append(
+                OrgSummary(
+                    connection.id,
+                    connection.tenant_name or connection.tenant_id,
+                    connection.timezone,
+                    summarize(receivables, today),
+                )
+            )
+    return result
+
+
+def write_back_examples(ctx: AppContext, connection_id: int) -> list[dict[str, Any]]:
+    """Set an expected date on a clean invoice and on a part-paid one, and say where each went."""
+    from bot.chasing.expected_dates import set_expected_payment_date
+    from storage.db import session_scope
+    from storage.models import Invoice, XeroConnection
+
+    with session_scope(ctx.session_factory) as session:
+        connection = session.get(XeroConnection, connection_id)
+        lock = (
+            max(
+                (d for d in (connection.period_lock_date, connection.end_of_year_lock_date) if d),
+                default=None,
+            )
+            if connection
+            else None
+        )
+        open_invoices = (
+            select(Invoice)
+            .where(
+                Invoice.connection_id == connection_id,
+                Invoice.type == "ACCREC",
+                Invoice.status == "AUTHORISED",
+                Invoice.amount_due > 0,
+            )
+            .order_by(Invoice.id)
+        )
+        clean = session.scalars(
+            open_invoices.where(
+                Invoice.amount_paid == 0,
+                Invoice.amount_credited == 0,
+                *([Invoice.date > lock] if lock else []),
+            )
+        ).first()
+        part_paid = session.scalars(open_invoices.where(Invoice.amount_paid > 0)).first()
+        picks = [
+            (kind, inv.id, inv.invoice_number)
+            for kind, inv in (("clean", clean), ("part_paid", part_paid))
+            if inv is not None
+        ]
+    examples = []
+    target = org_today(ctx.clock(), connection.timezone if connection else None) + timedelta(14)
+    for kind, invoice_id, number in picks:
+        outcome = set_expected_payment_date(ctx, connection_id, invoice_id, target, DEMO_ACTOR)
+        examples.append(
+            {
+                "invoice": kind,
+                "invoice_number": number,
+                "date": target.isoformat(),
+                "held_in": outcome.held_in,
+                "reason": outcome.reason,
+            }
+        )
+    return examples
+
+
+# The demo itself ------------------------------------------------------------------------
 
 
 def run_demo(
     settings: Settings, console: Console, *, json_output: bool, contacts: int, invoices: int
 ) -> dict[str, object]:
-    """Migrate a demo database and report; later steps join as capabilities land."""
-    from storage import db
+    """Start (or reuse) a sandbox, connect, sync, and print the overdue summary."""
+    # Library loggers would interleave with the narrative; set before the imports below,
+    # since alembic logs while it is imported.
+    for name in ("bot", "httpx", "chaser.sandbox", "uvicorn", "storage", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from bot.chasing.ports import RecordingNotifier
+    from bot.chasing.sync import sync_all
+    from bot.context import build_context
 
-    # The demo keeps its own database so a trial never mixes with real books.
-    url = f"sqlite:///{(settings.data_dir / 'demo.sqlite3').resolve()}"
-    db.upgrade(url)
-    figures: dict[str, object] = {"database": redact_url(url), "revision": db.current_revision(url)}
+    url = fresh_database(settings.data_dir)
+    try:
+        with demo_sandbox(settings, contacts=contacts, invoices=invoices) as sandbox_url:
+            ctx = build_context(
+                demo_settings(settings, sandbox_url),
+                database_url=url,
+                notifier=RecordingNotifier(),
+            )
+            connected = connect_unattended(ctx)
+            if not connected.connected:
+                reasons = "; ".join(r.reason for r in connected.refused) or "nothing connected"
+                raise DemoError(f"could not connect the sandbox: {reasons}")
+            reports = sync_all(ctx)
+            failed = [r for r in reports if r.outcome != "ok"]
+            if failed:
+                raise DemoError(f"sync failed for {failed[0].tenant_name}: {failed[0].reason}")
+            summaries = receivables_summaries(ctx)
+            write_back = write_back_examples(ctx, summaries[0].connection_id) if summaries else []
+    except httpx.HTTPError as exc:
+        raise DemoError(f"could not reach the sandbox at {settings.xero_base_url}: {exc}") from exc
+
+    totals = {
+        key: sum(r.figures()[key] for r in reports)
+        for key in ("contacts", "invoices", "api_calls", "throttled")
+    }
+    figures: dict[str, object] = {
+        **totals,
+        "seconds": round(sum(r.seconds for r in reports), 3),
+        "database": redact_url(url),
+        "sandbox": sandbox_url,
+        "organisations": [
+            {"name": s.name, "timezone": s.timezone, **s.summary.as_dict()} for s in summaries
+        ],
+        "write_back": write_back,
+    }
     if json_output:
-        console.print_json(json.dumps(figures))
+        # print(), not console.print_json: nothing may wrap or colour machine output.
+        print(json.dumps(figures))
     else:
-        console.print(f"Migrated the demo database {figures['database']} "
-                      f"to revision {figures['revision']}.")
+        _narrate(console, figures, summaries, write_back)
     return figures
+
+
+def _money(totals: dict[str, Decimal] | dict[str, str]) -> str:
+    return (
+        ", ".join(
+            f"{currency} {Decimal(amount):,.2f}" for currency, amount in sorted(totals.items())
+        )
+        or "—"
+    )
+
+
+def _narrate(
+    console: Console,
+    figures: dict[str, Any],
+    summaries: list[OrgSummary],
+    write_back: list[dict[str, Any]],
+) -> None:
+    console.print(
+        f"Local Xero sandbox at {figures['sandbox']}; demo database "
+        f"{figures['database']} (fresh each run)."
+    )
+    console.print(
+        f"Connected {len(summaries)} organisation(s) and synced {figures['contacts']} contacts "
+        f"and {figures['invoices']} invoices in {figures['seconds']:.2f}s "
+        f"({figures['api_calls']} API calls, {figures['throttled']} throttled)."
+    )
+    for org in summaries:
+        summary = org.summary
+        console.print()
+        console.print(
+            f"[bold]{escape(org.name)}[/bold] ({summary.today:%d %b %Y} in "
+            f"{org_zone(org.timezone)}): {summary.overdue.count} overdue, "
+            f"{_money(summary.overdue.totals)}"
+        )
+        aging = Table("Aging", "Invoices", "Amount due", title=None, box=None, pad_edge=False)
+        for bucket, total in summary.buckets.items():
+            aging.add_row(bucket.label, str(total.count), _money(total.totals))
+        console.print(aging)
+        if summary.top_overdue:
+            top = Table(
+                "Customer",
+                "Invoice",
+                "Amount due",
+                "Days overdue",
+                box=None,
+                pad_edge=False,
+                title="Most overdue",
+                title_justify="left",
+            )
+            for line in summary.top_overdue:
+                top.add_row(
+                    escape(line.customer or "?"),
+                    escape(line.invoice_number or "?"),
+                    f"{line.currency} {line.amount_due:,.2f}",
+                    str(line.days_overdue),
+                )
+            console.print(top)
+    if write_back:
+        console.print()
+        console.print("[bold]Expected payment dates[/bold]")
+    for example in write_back:
+        when = date.fromisoformat(example["date"])
+        if example["held_in"] == "xero":
+            console.print(f"  {example['invoice_number']}: {when:%d %b %Y} saved in Xero.")
+        else:
+            console.print(
+                f"  {example['invoice_number']}: {when:%d %b %Y} — "
+                f"{escape(example['reason'] or '')}"
+            )

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.sandbox",
+    "tests.fixtures.sync_world",
 ]

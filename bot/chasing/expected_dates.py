@@ -1,0 +1,144 @@
+"""Expected payment dates: written back to Xero, held locally with a reason when Xero refuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Literal
+
+from bot.chasing.ports import UserFacingError
+from bot.chasing.tokens import mark_needs_reconnect, open_client
+from bot.xero.errors import XeroAuthError, XeroValidationError
+from storage import repositories
+from storage.db import session_scope
+from storage.models import ExpectedDateSource, Invoice, XeroConnection
+
+if TYPE_CHECKING:
+    from bot.context import AppContext
+
+HeldIn = Literal["xero", "local"]
+
+# Chaser's wording for the two documented reasons Xero refuses the field.
+ALLOCATED_EXPLANATION = (
+    "Saved in chaser-bot only: Xero won't accept it because the invoice has a part payment, "
+    "prepayment or credit note applied."
+)
+LOCKED_EXPLANATION = (
+    "Saved in chaser-bot only: Xero won't accept it because the invoice was created in a "
+    "locked period."
+)
+OTHER_EXPLANATION = "Saved in chaser-bot only: Xero won't accept it."
+
+
+class InvoiceNotFound(UserFacingError):
+    """The invoice is not in the local store for that connection."""
+
+
+@dataclass(frozen=True)
+class ExpectedDateOutcome:
+    """Where the expected date now lives; `reason` (for the user) is set when held locally."""
+
+    date: date | None
+    held_in: HeldIn
+    reason: str | None = None
+    xero_messages: tuple[str, ...] = ()
+
+
+def explain_refusal(messages: list[str], invoice: Invoice) -> str:
+    """A plain explanation of Xero's refusal, followed by Xero's own words."""
+    text = " ".join(messages).lower()
+    if "lock" in text:
+        explanation = LOCKED_EXPLANATION
+    elif (
+        any(word in text for word in ("payment", "credit", "allocated", "prepayment"))
+        or invoice.has_payments
+        or invoice.has_credit_notes
+        or invoice.has_prepayments
+        or invoice.has_overpayments
+    ):
+        explanation = ALLOCATED_EXPLANATION
+    else:
+        explanation = OTHER_EXPLANATION
+    said = " ".join(message.strip() for message in messages if message.strip())
+    return f"{explanation} (Xero said: {said})" if said else explanation
+
+
+def set_expected_payment_date(
+    ctx: AppContext,
+    connection_id: int,
+    invoice_id: int,
+    expected: date | None,
+    actor: str,
+) -> ExpectedDateOutcome:
+    """Set (or clear, with None) an invoice's expected payment date, in Xero when it allows.
+
+    `invoice_id` is the local invoices.id. When Xero refuses (payment, prepayment or credit
+    note allocated; locked period) the value is kept locally with the reason, and sync will
+    not overwrite it until Xero itself changes the invoice with a date of its own. Auth
+    failures mark the connection needs_reconnect; rate limits and outages propagate as the
+    typed Xero errors (each has a user_message) and change nothing locally.
+    """
+    with session_scope(ctx.session_factory) as session:
+        invoice = session.get(Invoice, invoice_id)
+        if invoice is None or invoice.connection_id != connection_id:
+            raise InvoiceNotFound("That invoice is not in chaser-bot; try syncing first.")
+        xero_invoice_id = invoice.xero_invoice_id
+        number = invoice.invoice_number
+        previous = invoice.expected_payment_date
+
+    client = open_client(ctx, connection_id)
+    try:
+        client.set_expected_payment_date(xero_invoice_id, expected)
+    except XeroValidationError as exc:
+        refusal = exc
+    except XeroAuthError as exc:
+        mark_needs_reconnect(
+            ctx.session_factory, connection_id, exc.reason, clock=ctx.clock, notifier=ctx.notifier
+        )
+        raise
+    else:
+        refusal = None
+    finally:
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+
+    now = ctx.clock()
+    with session_scope(ctx.session_factory) as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None  # read above; invoices are never deleted by sync
+        connection = session.get(XeroConnection, connection_id)
+        if refusal is None:
+            outcome = ExpectedDateOutcome(date=expected, held_in="xero")
+            invoice.expected_payment_date = expected
+            invoice.expected_payment_date_source = ExpectedDateSource.XERO if expected else None
+            invoice.expected_payment_date_reason = None
+        else:
+            reason = explain_refusal(refusal.messages, invoice)
+            outcome = ExpectedDateOutcome(
+                date=expected,
+                held_in="local",
+                reason=reason,
+                xero_messages=tuple(refusal.messages),
+            )
+            # Held locally even when clearing: Xero keeps its old date, ours is "none".
+            invoice.expected_payment_date = expected
+            invoice.expected_payment_date_source = ExpectedDateSource.LOCAL
+            invoice.expected_payment_date_reason = reason
+        repositories.record_audit(
+            session,
+            action="invoice.expected_payment_date",
+            actor=actor,
+            workspace_id=connection.workspace_id if connection else None,
+            connection_id=connection_id,
+            detail={
+                "invoice_id": invoice_id,
+                "invoice_number": number,
+                "from": previous.isoformat() if previous else None,
+                "to": expected.isoformat() if expected else None,
+                "held_in": outcome.held_in,
+                "xero_messages": list(outcome.xero_messages),
+            },
+            at=now,
+        )
+    return outcome

@@ -1,0 +1,160 @@
+"""`chaser sync`: sync now with a progress bar per entity, a summary table, or one JSON object."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.chasing.sync import SyncProgress, SyncReport
+    from bot.context import AppContext
+
+FIGURES = ("contacts", "invoices", "api_calls", "throttled")
+
+
+class SyncCommandError(Exception):
+    """Nothing to sync (no schema, no database, no connection): one line for the terminal."""
+
+
+def _context(settings: Settings) -> AppContext:
+    from bot import messages
+    from bot.context import build_context
+    from bot.doctor import redact_url
+    from storage import db
+
+    url = settings.resolved_database_url
+    try:
+        migrated = db.current_revision(url) == db.head_revision()
+    except Exception as exc:  # unreachable or refused: say which database and why
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SyncCommandError(f"Cannot open the database {redact_url(url)}: {first}") from exc
+    if not migrated:
+        raise SyncCommandError(messages.DB_NOT_MIGRATED)
+    return build_context(settings)
+
+
+def _targets(ctx: AppContext, org: str | None) -> list[int]:
+    from storage import repositories
+    from storage.db import session_scope
+
+    with session_scope(ctx.session_factory) as session:
+        connections = repositories.list_connections(session)
+        if not connections:
+            raise SyncCommandError("No Xero organisation is connected: run `chaser connect` first.")
+        if org is None:
+            return [c.id for c in connections]
+        wanted = org.strip().lower()
+        chosen = [
+            c.id
+            for c in connections
+            if wanted
+            in {(c.tenant_name or "").lower(), c.tenant_id.lower(), (c.short_code or "").lower()}
+        ]
+        if not chosen:
+            names = ", ".join(c.tenant_name or c.tenant_id for c in connections)
+            raise SyncCommandError(f"No connected organisation is called {org!r} (have: {names}).")
+        return chosen
+
+
+def totals(reports: list[SyncReport], seconds: float) -> dict[str, int | float]:
+    """The `--json` object: figures summed over organisations, wall-clock seconds."""
+    summed: dict[str, int | float] = {
+        key: sum(int(report.figures()[key]) for report in reports) for key in FIGURES
+    }
+    summed["seconds"] = round(seconds, 3)
+    return summed
+
+
+def run_sync(
+    settings: Settings,
+    console: Console,
+    *,
+    org: str | None = None,
+    full: bool = False,
+    json_output: bool = False,
+    err_console: Console | None = None,
+) -> int:
+    """Sync the chosen (or every) organisation; returns the exit code (1 if any failed)."""
+    from bot.chasing.sync import SyncService
+
+    err_console = err_console or Console(stderr=True, highlight=False)
+    ctx = _context(settings)
+    targets = _targets(ctx, org)
+    service = SyncService(ctx)
+    started = time.perf_counter()
+    reports: list[SyncReport] = []
+    if json_output:
+        for connection_id in targets:
+            reports.append(service.sync(connection_id, full=full))
+    else:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            tasks: dict[tuple[int, str], TaskID] = {}
+
+            def advance(event: SyncProgress) -> None:
+                key = (event.connection_id, event.entity)
+                if key not in tasks:
+                    name = event.tenant_name or str(event.connection_id)
+                    label = f"{escape(name)} {event.entity}"
+                    tasks[key] = progress.add_task(label, total=event.total)
+                progress.update(
+                    tasks[key], completed=event.done, total=event.total or event.done or None
+                )
+
+            for connection_id in targets:
+                reports.append(service.sync(connection_id, full=full, progress=advance))
+    seconds = time.perf_counter() - started
+
+    for report in reports:
+        if report.outcome != "ok":
+            what = "skipped" if report.outcome == "skipped" else "failed"
+            err_console.print(
+                f"{report.tenant_name or report.connection_id} {what}: {report.reason}",
+                markup=False,
+            )
+    if json_output:
+        print(json.dumps(totals(reports, seconds)))
+    else:
+        console.print(_table(reports))
+    return 0 if all(report.outcome == "ok" for report in reports) else 1
+
+
+def _table(reports: list[SyncReport]) -> Table:
+    table = Table(
+        "Organisation",
+        "Result",
+        "Contacts",
+        "Invoices",
+        "API calls",
+        "Throttled",
+        "Seconds",
+        title="Sync",
+    )
+    for report in reports:
+        result = {
+            "ok": "[green]full[/green]" if report.full else "[green]ok[/green]",
+            "skipped": "[yellow]skipped[/yellow]",
+        }.get(report.outcome, "[red]failed[/red]")
+        table.add_row(
+            escape(report.tenant_name or str(report.connection_id)),
+            result,
+            str(report.contacts),
+            str(report.invoices),
+            str(report.api_calls),
+            str(report.throttled),
+            f"{report.seconds:.2f}",
+        )
+    return table

@@ -1,0 +1,378 @@
+"""Xero OAuth 2.0 (code + PKCE, refresh, revoke, connections) and token upkeep via a TokenStore."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.oauth2.client import OAuth2Client as _AuthlibClient
+from authlib.oauth2.rfc6749 import OAuth2Error
+
+from bot.xero.errors import (
+    XeroAuthError,
+    XeroError,
+    XeroServerError,
+    XeroTransportError,
+    error_from_response,
+)
+from bot.xero.models import XeroTenantConnection, decode_connections
+
+with warnings.catch_warnings():
+    # authlib 1.9 nudges towards the httpx2 fork; this project deliberately runs on httpx.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import OAuth2Auth, OAuth2ClientAuth
+
+Clock = Callable[[], datetime]
+REFRESH_MARGIN = timedelta(minutes=5)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class XeroEndpoints:
+    """Xero's three hosts; every URL the library calls is derived from them."""
+
+    login_url: str = "https://login.xero.com"
+    identity_url: str = "https://identity.xero.com"
+    api_url: str = "https://api.xero.com"
+
+    @classmethod
+    def single(cls, base_url: str) -> XeroEndpoints:
+        """All three hosts on one base URL, as the local sandbox serves them."""
+        base = base_url.rstrip("/")
+        return cls(base, base, base)
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.login_url.rstrip('/')}/identity/connect/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.identity_url.rstrip('/')}/connect/token"
+
+    @property
+    def revocation_url(self) -> str:
+        return f"{self.identity_url.rstrip('/')}/connect/revocation"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.identity_url.rstrip('/')}/.well-known/openid-configuration/jwks"
+
+    @property
+    def issuer(self) -> str:
+        return self.identity_url.rstrip("/")
+
+    @property
+    def connections_url(self) -> str:
+        return f"{self.api_url.rstrip('/')}/connections"
+
+    @property
+    def accounting_url(self) -> str:
+        return f"{self.api_url.rstrip('/')}/api.xro/2.0"
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """One user's tokens. Secrets stay out of repr; the host encrypts `to_json()` at rest."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_at: datetime
+    id_token: str | None = field(default=None, repr=False)
+    scope: tuple[str, ...] = ()
+    token_type: str = "Bearer"
+
+    @classmethod
+    def from_response(cls, data: dict[str, Any], now: datetime) -> TokenSet:
+        """Build from a token-endpoint JSON body; `expires_in` counts from `now`."""
+        scope = data.get("scope") or ()
+        return cls(
+            access_token=data["access_token"],
+            refresh_token=data.get("refresh_token"),
+            id_token=data.get("id_token"),
+            expires_at=now + timedelta(seconds=int(data.get("expires_in", 1800))),
+            # Xero sends a space-separated string; keeping a tuple avoids xero-python #68.
+            scope=tuple(scope.split() if isinstance(scope, str) else scope),
+            token_type=data.get("token_type", "Bearer"),
+        )
+
+    def expires_soon(self, now: datetime, margin: timedelta = REFRESH_MARGIN) -> bool:
+        return now + margin >= self.expires_at
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "access_token": self.access_token,
+                "refresh_token": self.refresh_token,
+                "id_token": self.id_token,
+                "expires_at": self.expires_at.astimezone(UTC).isoformat(),
+                "scope": list(self.scope),
+                "token_type": self.token_type,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenSet:
+        data = json.loads(text)
+        return cls(
+            access_token=data["access_token"],
+            refresh_token=data.get("refresh_token"),
+            id_token=data.get("id_token"),
+            expires_at=datetime.fromisoformat(data["expires_at"]),
+            scope=tuple(data.get("scope") or ()),
+            token_type=data.get("token_type", "Bearer"),
+        )
+
+
+class TokenStore(Protocol):
+    """Where one connection's TokenSet lives; implemented by the host, never by this library."""
+
+    def load(self) -> TokenSet: ...
+
+    def refresh_locked(self, refresh: Callable[[TokenSet], TokenSet]) -> TokenSet:
+        """Under a cross-process lock: re-read the stored set; if still expiring, call
+        refresh(current), persist the rotated set atomically, return it; if another process
+        already refreshed, return the fresh one without calling refresh."""
+        ...
+
+    def mark_auth_failed(self, reason: str) -> None: ...
+
+
+class _SessionClient(_AuthlibClient):
+    """authlib's protocol client driving a caller-owned httpx.Client as its session."""
+
+    client_auth_class = OAuth2ClientAuth
+    token_auth_class = OAuth2Auth
+    SESSION_REQUEST_PARAMS = ("timeout",)
+
+
+def new_code_verifier() -> str:
+    """A fresh PKCE code_verifier: 64 chars from [A-Za-z0-9] (RFC 7636 allows 43–128)."""
+    return generate_token(64)
+
+
+class XeroOAuth:
+    """Xero's identity endpoints: authorize URL, code exchange, refresh, revoke, connections."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        scopes: str | tuple[str, ...] | list[str],
+        endpoints: XeroEndpoints | None = None,
+        http: httpx.Client | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.endpoints = endpoints or XeroEndpoints()
+        self.scope = scopes if isinstance(scopes, str) else " ".join(scopes)
+        self._clock = clock
+        self._http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
+        # Xero documents HTTP Basic client auth for the token and revocation endpoints;
+        # PKCE's verifier is added on top (a confidential client still sends its secret).
+        self._client = _SessionClient(
+            self._http,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_endpoint_auth_method="client_secret_basic",
+            revocation_endpoint_auth_method="client_secret_basic",
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+        )
+        self.client_id = client_id
+
+    def authorization_url(
+        self, state: str, code_verifier: str, login_hint: str | None = None
+    ) -> str:
+        """The consent URL to send the user to (response_type=code, S256 challenge)."""
+        extra = {"login_hint": login_hint} if login_hint else {}
+        url, _ = self._client.create_authorization_url(
+            self.endpoints.authorize_url,
+            state=state,
+            code_verifier=code_verifier,
+            scope=self.scope,
+            **extra,
+        )
+        return url
+
+    def exchange_code(self, code: str, code_verifier: str) -> TokenSet:
+        """Trade the callback's `code` (single use, 5-minute life) for a TokenSet."""
+        return self._token_call(
+            lambda: self._client.fetch_token(
+                self.endpoints.token_url,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=code_verifier,
+            )
+        )
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        """Rotate: returns new access AND refresh tokens; the old refresh token dies.
+
+        Scope is deliberately not re-sent: a refresh keeps the granted scopes, and sending a
+        different list is what breaks refreshes in pyxero #296.
+        """
+        return self._token_call(
+            lambda: self._client.refresh_token(
+                self.endpoints.token_url, refresh_token=refresh_token
+            )
+        )
+
+    def revoke(self, refresh_token: str) -> None:
+        """Revoke the refresh token, which also removes all of this user's connections."""
+        try:
+            response = self._client.revoke_token(self.endpoints.revocation_url, token=refresh_token)
+        except httpx.TransportError as exc:
+            raise XeroTransportError(str(exc)) from exc
+        if response.status_code >= 400:
+            raise _token_error(response)
+
+    def list_connections(self, access_token: str) -> list[XeroTenantConnection]:
+        """The tenants (organisations) this access token may call."""
+        response = self._bearer("GET", self.endpoints.connections_url, access_token)
+        return decode_connections(response.content)
+
+    def delete_connection(self, access_token: str, connection_id: str) -> None:
+        """Disconnect one tenant (the connection `id`, not the tenantId)."""
+        self._bearer("DELETE", f"{self.endpoints.connections_url}/{connection_id}", access_token)
+
+    def fetch_jwks(self) -> dict[str, Any]:
+        """Xero's public signing keys, for `id_token_claims(..., jwks=...)`."""
+        response = self._bearer("GET", self.endpoints.jwks_url, None)
+        return response.json()
+
+    def id_token_claims(
+        self, id_token: str, *, jwks: dict[str, Any] | None = None, leeway: int = 60
+    ) -> dict[str, Any]:
+        """Claims of an id_token after checking aud, iss and exp (and the RS256 signature
+        when `jwks` is given). Who connected: `xero_userid`, `email`, `given_name`…"""
+        if jwks is not None:
+            claims = _verified_claims(id_token, jwks)
+        else:
+            # Without keys we still check the claims: the token came straight from Xero's
+            # token endpoint over TLS, which OIDC Core §3.1.3.7 accepts in place of a signature.
+            claims = _unverified_claims(id_token)
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if self.client_id not in audiences:
+            raise XeroAuthError("id_token audience mismatch", reason="invalid_id_token")
+        if claims.get("iss", "").rstrip("/") != self.endpoints.issuer:
+            raise XeroAuthError("id_token issuer mismatch", reason="invalid_id_token")
+        now = self._clock().timestamp()
+        if not isinstance(claims.get("exp"), int | float) or claims["exp"] + leeway < now:
+            raise XeroAuthError("id_token expired", reason="invalid_id_token")
+        return claims
+
+    def _token_call(self, call: Callable[[], dict[str, Any]]) -> TokenSet:
+        try:
+            data = call()
+        except OAuth2Error as exc:
+            raise XeroAuthError(exc.description or exc.error, reason=exc.error) from exc
+        except httpx.HTTPStatusError as exc:
+            raise _token_error(exc.response) from exc
+        except httpx.TransportError as exc:
+            raise XeroTransportError(str(exc)) from exc
+        except ValueError as exc:
+            raise XeroServerError(f"unreadable token response: {exc}") from exc
+        return TokenSet.from_response(dict(data), self._clock())
+
+    def _bearer(self, method: str, url: str, access_token: str | None) -> httpx.Response:
+        headers = {"Accept": "application/json"}
+        if access_token:
+            headers["Authorization"] = f"Bearer {access_token}"
+        try:
+            response = self._http.request(method, url, headers=headers)
+        except httpx.TransportError as exc:
+            raise XeroTransportError(str(exc)) from exc
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response
+
+
+def _token_error(response: httpx.Response) -> XeroError:
+    if response.status_code >= 500:
+        return XeroServerError(f"HTTP {response.status_code}", status=response.status_code)
+    try:
+        reason = str(response.json().get("error") or "unauthorized")
+    except (ValueError, AttributeError):
+        reason = "unauthorized"
+    return XeroAuthError(reason, reason=reason, status=response.status_code)
+
+
+def _unverified_claims(id_token: str) -> dict[str, Any]:
+    try:
+        payload = id_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError) as exc:
+        raise XeroAuthError("id_token is not a JWT", reason="invalid_id_token") from exc
+    if not isinstance(claims, dict):
+        raise XeroAuthError("id_token payload is not an object", reason="invalid_id_token")
+    return claims
+
+
+def _verified_claims(id_token: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    # joserfc is authlib's own JOSE engine (authlib.jose is deprecated in its favour).
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
+    try:
+        token = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=["RS256"])
+    except (JoseError, ValueError) as exc:
+        raise XeroAuthError(f"id_token signature: {exc}", reason="invalid_id_token") from exc
+    return dict(token.claims)
+
+
+class TokenManager:
+    """Hands out a valid access token, refreshing through the TokenStore ahead of expiry."""
+
+    def __init__(
+        self,
+        oauth: XeroOAuth,
+        store: TokenStore,
+        clock: Clock = utc_now,
+        margin: timedelta = REFRESH_MARGIN,
+    ) -> None:
+        self._oauth = oauth
+        self._store = store
+        self._clock = clock
+        self._margin = margin
+        self._tokens: TokenSet | None = None
+        self._lock = threading.Lock()
+        self.refreshes = 0
+
+    def access_token(self) -> str:
+        """A bearer token valid for at least `margin`; raises XeroAuthError if refresh is refused.
+
+        Xero rotates refresh tokens: the old one dies once the new pair is issued. So the
+        refresh happens inside `store.refresh_locked`, which persists the rotated set before we
+        use the new access token — a crash after refreshing but before saving would otherwise
+        strand the connection with a dead refresh token (Xero-NetStandard #184, #257).
+        """
+        with self._lock:
+            if self._tokens is None:
+                self._tokens = self._store.load()
+            if self._tokens.expires_soon(self._clock(), self._margin):
+                try:
+                    self._tokens = self._store.refresh_locked(self._refresh_if_needed)
+                except XeroAuthError as exc:
+                    self._tokens = None
+                    self._store.mark_auth_failed(exc.reason)
+                    raise
+            return self._tokens.access_token
+
+    def _refresh_if_needed(self, current: TokenSet) -> TokenSet:
+        if not current.refresh_token:
+            raise XeroAuthError("no refresh token stored", reason="no_refresh_token")
+        self.refreshes += 1
+        return self._oauth.refresh(current.refresh_token)

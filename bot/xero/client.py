@@ -1,0 +1,297 @@
+"""One tenant's Xero Accounting API: paging, If-Modified-Since, pacing, retries, typed errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import httpx
+import tenacity
+
+from bot.xero.dates import if_modified_since
+from bot.xero.errors import (
+    XeroError,
+    XeroNotFound,
+    XeroRateLimited,
+    XeroServerError,
+    XeroTransportError,
+    error_from_response,
+)
+from bot.xero.models import (
+    ContactPage,
+    Invoice,
+    InvoicePage,
+    Organisation,
+    User,
+    decode_contact_page,
+    decode_invoice_page,
+    decode_online_invoices,
+    decode_organisations,
+    decode_users,
+)
+from bot.xero.pacing import Pacer
+
+ACCOUNTING_PATH = "/api.xro/2.0"
+USER_AGENT = "chaser-bot (+https://github.com/chaser-bot)"
+PageT = TypeVar("PageT", InvoicePage, ContactPage)
+MAX_PAGE_SIZE = 1000  # Xero's ceiling for pageSize since July 2024; the default is 100.
+
+
+class XeroClient:
+    """Calls for one tenant (organisation). Thread-safe; share one per tenant with its Pacer."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token_provider: Callable[[], str],
+        tenant_id: str,
+        http: httpx.Client | None = None,
+        pacer: Pacer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        max_attempts: int = 5,
+        max_retry_after: float = 120.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+    ) -> None:
+        base = api_url.rstrip("/")
+        # Accept the API host (settings.xero_api_url) or the Accounting root itself.
+        self.base_url = base if base.endswith(ACCOUNTING_PATH) else base + ACCOUNTING_PATH
+        self.tenant_id = tenant_id
+        self.token_provider = token_provider
+        self._http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
+        self.pacer = pacer or Pacer(clock=clock, sleep=sleep)
+        self._sleep = sleep
+        self.max_attempts = max_attempts
+        self.max_retry_after = max_retry_after
+        self._backoff = tenacity.wait_random_exponential(
+            multiplier=backoff_initial, max=backoff_max
+        )
+        self._counter_lock = threading.Lock()
+        self.api_calls = 0
+        self.throttled = 0
+
+    # Reads ---------------------------------------------------------------------------------
+
+    def organisation(self) -> Organisation:
+        """The connected organisation (name, ShortCode, lock dates, timezone…)."""
+        organisations = decode_organisations(self._request("GET", "/Organisation").content)
+        if not organisations:
+            raise XeroNotFound("no organisation in response")
+        return organisations[0]
+
+    def users(self, where: str | None = None) -> list[User]:
+        """Users of the organisation, with their OrganisationRole."""
+        params = {"where": where} if where else None
+        return decode_users(self._request("GET", "/Users", params=params).content)
+
+    def iter_contact_pages(
+        self,
+        modified_since: datetime | None = None,
+        include_archived: bool = True,
+        summary_only: bool = False,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[ContactPage]:
+        """Every contact changed since `modified_since` (all when None), a page at a time.
+
+        summary_only defaults to False: Xero only promises it drops "computation-heavy fields"
+        without listing them, and chasing needs ContactPersons, Phones and Addresses. Archived
+        contacts are included so a sync can see a contact being archived.
+        """
+        params: dict[str, Any] = {"includeArchived": _flag(include_archived)}
+        if summary_only:
+            params["summaryOnly"] = "true"
+        pages = self._pages("/Contacts", params, modified_since, page_size, decode_contact_page)
+        yield from pages
+
+    def iter_invoice_pages(
+        self,
+        modified_since: datetime | None = None,
+        where: str | None = 'Type=="ACCREC"',
+        page_size: int = MAX_PAGE_SIZE,
+        statuses: list[str] | tuple[str, ...] | None = None,
+        summary_only: bool = False,
+        order: str | None = "UpdatedDateUTC ASC",
+    ) -> Iterator[InvoicePage]:
+        """Every sales invoice changed since `modified_since`, a page at a time.
+
+        summary_only defaults to False: we need Payments, CreditNotes, Prepayments and
+        Overpayments to know in advance that Xero will refuse an ExpectedPaymentDate write,
+        and the spec does not promise summaryOnly keeps them. Ordering by UpdatedDateUTC (an
+        optimised order in Xero's efficient-retrieval guide) keeps pages stable while edits
+        land: a changed invoice moves to the end instead of shifting earlier pages.
+        """
+        params: dict[str, Any] = {}
+        if where:
+            params["where"] = where
+        if statuses:
+            # Xero recommends Statuses= over OR-ing statuses inside `where` (spec, GET /Invoices).
+            params["Statuses"] = ",".join(statuses)
+        if summary_only:
+            params["summaryOnly"] = "true"
+        if order:
+            params["order"] = order
+        pages = self._pages("/Invoices", params, modified_since, page_size, decode_invoice_page)
+        yield from pages
+
+    def invoice(self, invoice_id: str) -> Invoice:
+        """One invoice in full, line items included."""
+        page = decode_invoice_page(self._request("GET", f"/Invoices/{invoice_id}").content)
+        if not page.invoices:
+            raise XeroNotFound(f"invoice {invoice_id} not found", status=404)
+        return page.invoices[0]
+
+    def online_invoice_url(self, invoice_id: str) -> str | None:
+        """The customer-facing invoice link (none for drafts)."""
+        response = self._request("GET", f"/Invoices/{invoice_id}/OnlineInvoice")
+        found = decode_online_invoices(response.content)
+        return found[0].online_invoice_url if found else None
+
+    # Writes --------------------------------------------------------------------------------
+
+    def set_expected_payment_date(
+        self, invoice_id: str, expected: date | None, *, idempotency_key: str | None = None
+    ) -> Invoice:
+        """Set (or, with None, clear) an invoice's ExpectedPaymentDate; returns the invoice.
+
+        Raises XeroValidationError carrying Xero's own words when it refuses (payment or credit
+        applied, lock date…). Clearing must send `ExpectedPaymentDateString: ""` — an empty
+        ExpectedPaymentDate is ignored (xero-node #476). The same Idempotency-Key is sent on
+        every retry so a retried POST cannot apply twice.
+        """
+        item: dict[str, str] = {"InvoiceID": invoice_id}
+        if expected is None:
+            item["ExpectedPaymentDateString"] = ""
+        else:
+            item["ExpectedPaymentDate"] = expected.isoformat()  # the spec's YYYY-MM-DD
+        key = idempotency_key or f"chaser-epd-{uuid.uuid4()}"
+        response = self._request(
+            "POST",
+            f"/Invoices/{invoice_id}",
+            body=json.dumps({"Invoices": [item]}).encode(),
+            # unitdp=4 keeps Xero from re-rounding line amounts on an update that omits
+            # LineItems (reported on xero.uservoice.com 50252319; harmless if untrue).
+            params={"unitdp": "4"},
+            headers={"Idempotency-Key": key, "Content-Type": "application/json"},
+        )
+        page = decode_invoice_page(response.content)
+        if not page.invoices:
+            raise XeroError("Xero returned no invoice after the update")
+        return page.invoices[0]
+
+    # Plumbing ------------------------------------------------------------------------------
+
+    def _pages(
+        self,
+        path: str,
+        params: dict[str, Any],
+        modified_since: datetime | None,
+        page_size: int,
+        decode: Callable[[bytes], PageT],
+    ) -> Iterator[PageT]:
+        headers = {"If-Modified-Since": if_modified_since(modified_since)} if modified_since else {}
+        page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        page = 1
+        while True:
+            query = {**params, "page": str(page), "pageSize": str(page_size)}
+            response = self._request("GET", path, params=query, headers=headers)
+            if response.status_code == 304:  # nothing changed since If-Modified-Since
+                return
+            parsed = decode(response.content)
+            yield parsed
+            items = parsed.invoices if isinstance(parsed, InvoicePage) else parsed.contacts
+            # Fewer than a full page means the last one; pageCount (served since the July
+            # 2024 paging change) also stops us without fetching an empty page.
+            page_count = parsed.pagination.page_count if parsed.pagination else 0
+            if len(items) < page_size or (page_count and page >= page_count):
+                return
+            page += 1
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> httpx.Response:
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            retry=tenacity.retry_if_exception(self._retryable),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return retrying(self._attempt, method, path, params, headers, body)
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        body: bytes | None,
+    ) -> httpx.Response:
+        request_headers = {
+            "Authorization": f"Bearer {self.token_provider()}",
+            "xero-tenant-id": self.tenant_id,
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            **(headers or {}),
+        }
+        with self.pacer.slot():
+            with self._counter_lock:
+                self.api_calls += 1
+            try:
+                response = self._http.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    headers=request_headers,
+                    content=body,
+                )
+            except httpx.TransportError as exc:
+                raise XeroTransportError(f"{type(exc).__name__}: {exc}") from exc
+        self.pacer.observe(response.headers)
+        if response.status_code == 429:
+            error = error_from_response(response)
+            with self._counter_lock:
+                self.throttled += 1
+            if isinstance(error, XeroRateLimited) and error.retry_after:
+                self.pacer.hold(min(error.retry_after, self.max_retry_after))
+            raise error
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        if response.status_code != 304 and not _is_json(response):
+            # Without Accept: application/json Xero answers XML; anything else is a proxy page.
+            raise XeroServerError(f"non-JSON response ({response.headers.get('content-type')})")
+        return response
+
+    def _retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, XeroRateLimited):
+            # A day-limit 429 says "come back in hours": hand it to the caller, don't sleep.
+            return exc.retry_after is None or exc.retry_after <= self.max_retry_after
+        return isinstance(exc, XeroServerError | XeroTransportError)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, XeroRateLimited) and exc.retry_after is not None:
+            # The Pacer already holds the tenant for Retry-After; this only paces this thread.
+            return exc.retry_after
+        return self._backoff(state)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _is_json(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "")
+    return "json" in content_type or (not content_type and response.content[:1] in (b"{", b"["))
