@@ -10,7 +10,6 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages

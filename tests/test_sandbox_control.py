@@ -11,11 +11,11 @@ import time
 import httpx
 import pytest
 
-from tests.fixtures.sandbox import api, obtain_tokens, refresh, tenant_ids
+from tests.fixtures.sandbox import api, obtain_tokens, refresh, tenant_ids, web
 
 
 def control(sandbox, method: str, path: str, body: dict | None = None) -> httpx.Response:
-    return httpx.request(method, f"{sandbox.url}/_sandbox/{path}", json=body)
+    return web.request(method, f"{sandbox.url}/_sandbox/{path}", json=body)
 
 
 @pytest.fixture
@@ -214,7 +214,7 @@ def test_run_sandbox_prints_exportable_settings_and_stops_cleanly_on_ctrl_c():
         assert settings["XERO_CLIENT_ID"] == "chaser-sandbox"
         assert settings["XERO_CLIENT_SECRET"] == "chaser-sandbox-secret"
         assert settings["XERO_REDIRECT_URI"] == "http://127.0.0.1:3000/xero/callback"
-        discovery = httpx.get(f"{settings['XERO_BASE_URL']}/.well-known/openid-configuration")
+        discovery = web.get(f"{settings['XERO_BASE_URL']}/.well-known/openid-configuration")
         assert discovery.json()["issuer"] == settings["XERO_BASE_URL"]
     finally:
         process.send_signal(signal.SIGINT)

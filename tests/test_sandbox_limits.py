@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bot.xero.sandbox.limits import LimitSettings, RateLimiter
-from tests.fixtures.sandbox import FakeClock, api, obtain_tokens, tenant_ids
+from tests.fixtures.sandbox import FakeClock, api, obtain_tokens, tenant_ids, web
 
 LIMIT_HEADERS = ("X-MinLimit-Remaining", "X-DayLimit-Remaining", "X-AppMinLimit-Remaining")
 
@@ -91,7 +91,7 @@ def test_sixth_concurrent_call_gets_429_concurrent(make_sandbox):
     sandbox = make_sandbox(limits=True)
     tokens = obtain_tokens(sandbox)
     tenant = tenant_ids(sandbox)[0]
-    httpx.post(f"{sandbox.url}/_sandbox/faults",
+    web.post(f"{sandbox.url}/_sandbox/faults",
                json={"kind": "delay", "delay_ms": 600, "count": 6})
 
     def call(_: int) -> httpx.Response:
@@ -112,7 +112,7 @@ def test_refused_calls_are_counted_in_stats_but_not_against_the_limits(make_sand
     tenant = tenant_ids(sandbox)[0]
     statuses = [api(sandbox, tokens, "Invoices", tenant_id=tenant).status_code for _ in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
-    stats = httpx.get(f"{sandbox.url}/_sandbox/stats").json()
+    stats = web.get(f"{sandbox.url}/_sandbox/stats").json()
     assert stats["rate_limited"] == 2 and stats["rate_limited_by_problem"] == {"minute": 2}
     assert stats["calls"][tenant] == {"GET /Invoices": 3}
 

@@ -27,6 +27,7 @@ from tests.fixtures.sandbox import (
     pkce_pair,
     refresh,
     tenant_ids,
+    web,
     xero_format_checker,
 )
 
@@ -35,7 +36,7 @@ AUTHORIZE = "/identity/connect/authorize"
 
 def claims(sandbox, token: str) -> dict:
     """Verify a token against the sandbox's published JWKS, as an OIDC client would."""
-    jwks = httpx.get(f"{sandbox.url}/.well-known/openid-configuration/jwks").json()
+    jwks = web.get(f"{sandbox.url}/.well-known/openid-configuration/jwks").json()
     keys = KeySet.import_key_set(jwks)
     return jwt.decode(token, keys).claims
 
@@ -74,7 +75,7 @@ def test_code_flow_with_pkce_and_basic_auth_returns_xero_token_set(sandbox):
 
 
 def test_openid_discovery_points_at_the_sandbox_paths(sandbox):
-    config = httpx.get(f"{sandbox.url}/.well-known/openid-configuration").json()
+    config = web.get(f"{sandbox.url}/.well-known/openid-configuration").json()
     assert config["issuer"] == sandbox.url
     assert config["authorization_endpoint"] == f"{sandbox.url}{AUTHORIZE}"
     assert config["token_endpoint"] == f"{sandbox.url}/connect/token"
@@ -83,7 +84,7 @@ def test_openid_discovery_points_at_the_sandbox_paths(sandbox):
 
 def test_client_secret_post_is_accepted_too(sandbox):
     code, verifier = authorize(sandbox)
-    response = httpx.post(f"{sandbox.url}/connect/token", data={
+    response = web.post(f"{sandbox.url}/connect/token", data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
         "code_verifier": verifier, "client_id": "chaser-sandbox",
         "client_secret": "chaser-sandbox-secret"})
@@ -132,7 +133,7 @@ def test_redirect_uri_must_match_the_one_authorized(sandbox):
 ])
 def test_token_endpoint_errors_follow_rfc_6749(sandbox, auth, form, status, error):
     auth = basic_auth(sandbox) if auth == "basic" else auth
-    response = httpx.post(f"{sandbox.url}/connect/token", data=form, auth=auth)
+    response = web.post(f"{sandbox.url}/connect/token", data=form, auth=auth)
     assert response.status_code == status
     assert response.json()["error"] == error
 
@@ -265,14 +266,14 @@ def bearer(tokens: dict) -> dict[str, str]:
 
 def test_connections_lists_every_consented_tenant_in_xero_shape(sandbox):
     tokens = obtain_tokens(sandbox)
-    connections = httpx.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json()
+    connections = web.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json()
     assert sorted(c["tenantId"] for c in connections) == sorted(tenant_ids(sandbox))
     event = claims(sandbox, tokens["access_token"])["authentication_event_id"]
     for connection in connections:
         assert connection["tenantType"] == "ORGANISATION" and connection["authEventId"] == event
         assert set(connection) == {"id", "authEventId", "tenantId", "tenantType", "tenantName",
                                    "createdDateUtc", "updatedDateUtc"}
-    filtered = httpx.get(f"{sandbox.url}/connections", headers=bearer(tokens),
+    filtered = web.get(f"{sandbox.url}/connections", headers=bearer(tokens),
                          params={"authEventId": "00000000-0000-0000-0000-000000000000"})
     assert filtered.json() == []
 
@@ -283,7 +284,7 @@ def test_connections_responses_validate_against_xero_identity_spec(sandbox):
     assert ok["schema"]["items"] == {"$ref": "#/components/schemas/Connection"}
     schema = {"type": "array", "items": spec["components"]["schemas"]["Connection"]}
     tokens = obtain_tokens(sandbox)
-    answer = httpx.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json()
+    answer = web.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json()
     assert answer
     OAS30Validator(schema, format_checker=xero_format_checker(oas30_format_checker)).validate(
         answer)
@@ -292,9 +293,9 @@ def test_connections_responses_validate_against_xero_identity_spec(sandbox):
 def test_reconsent_keeps_the_connection_id_and_bumps_updated_date(make_sandbox):
     clock = FakeClock()
     sandbox = make_sandbox(clock=clock)
-    before = httpx.get(f"{sandbox.url}/connections", headers=bearer(obtain_tokens(sandbox))).json()
+    before = web.get(f"{sandbox.url}/connections", headers=bearer(obtain_tokens(sandbox))).json()
     clock.advance(3600)
-    after = httpx.get(f"{sandbox.url}/connections", headers=bearer(obtain_tokens(sandbox))).json()
+    after = web.get(f"{sandbox.url}/connections", headers=bearer(obtain_tokens(sandbox))).json()
     assert [c["id"] for c in before] == [c["id"] for c in after]
     assert all(a["updatedDateUtc"] > a["createdDateUtc"] == b["createdDateUtc"]
                for a, b in zip(after, before, strict=True))
@@ -302,27 +303,27 @@ def test_reconsent_keeps_the_connection_id_and_bumps_updated_date(make_sandbox):
 
 def test_delete_connection_answers_204_then_404_and_the_tenant_is_forbidden(sandbox):
     tokens = obtain_tokens(sandbox)
-    connection = httpx.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json()[0]
+    connection = web.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json()[0]
     url = f"{sandbox.url}/connections/{connection['id']}"
-    assert httpx.delete(url, headers=bearer(tokens)).status_code == 204
-    assert httpx.delete(url, headers=bearer(tokens)).status_code == 404
+    assert web.delete(url, headers=bearer(tokens)).status_code == 204
+    assert web.delete(url, headers=bearer(tokens)).status_code == 404
     assert api(sandbox, tokens, "Invoices", tenant_id=connection["tenantId"]).status_code == 403
-    remaining = httpx.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json()
+    remaining = web.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json()
     assert connection["id"] not in [c["id"] for c in remaining]
 
 
 def test_revocation_kills_the_refresh_token_and_removes_all_connections(sandbox):
     tokens = obtain_tokens(sandbox)
-    response = httpx.post(f"{sandbox.url}/connect/revocation", auth=basic_auth(sandbox),
+    response = web.post(f"{sandbox.url}/connect/revocation", auth=basic_auth(sandbox),
                           data={"token": tokens["refresh_token"]})
     assert response.status_code == 200
     assert refresh(sandbox, tokens["refresh_token"]).json() == {"error": "invalid_grant"}
-    assert httpx.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json() == []
+    assert web.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json() == []
 
 
 def test_revocation_needs_the_client_secret(sandbox):
     tokens = obtain_tokens(sandbox)
-    response = httpx.post(f"{sandbox.url}/connect/revocation", auth=("chaser-sandbox", "nope"),
+    response = web.post(f"{sandbox.url}/connect/revocation", auth=("chaser-sandbox", "nope"),
                           data={"token": tokens["refresh_token"]})
     assert response.status_code == 401
     assert refresh(sandbox, tokens["refresh_token"]).status_code == 200
@@ -336,7 +337,7 @@ def consent_form(sandbox, user: str | None = None, **extra: str) -> dict[str, st
 
 
 def test_consent_page_is_a_form_with_users_organisations_allow_and_cancel(sandbox):
-    page = httpx.get(f"{sandbox.url}{AUTHORIZE}", params=consent_form(sandbox))
+    page = web.get(f"{sandbox.url}{AUTHORIZE}", params=consent_form(sandbox))
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     html = page.text
     assert f'<form method="post" action="{AUTHORIZE}"' in html
@@ -349,14 +350,14 @@ def test_consent_page_is_a_form_with_users_organisations_allow_and_cancel(sandbo
 def test_consent_page_lists_only_the_organisations_where_the_user_has_a_role(make_sandbox):
     sandbox = make_sandbox(auto_approve=False)
     first, second = tenant_ids(sandbox)
-    page = httpx.get(f"{sandbox.url}{AUTHORIZE}",
+    page = web.get(f"{sandbox.url}{AUTHORIZE}",
                      params=consent_form(sandbox, login_hint="solo@sandbox.example")).text
     assert f'value="{first}"' in page and f'value="{second}"' not in page
 
 
 def test_cancel_redirects_with_access_denied_and_the_state(sandbox):
     form = consent_form(sandbox, user=FINANCE, decision="cancel")
-    query = location_query(httpx.post(f"{sandbox.url}{AUTHORIZE}", data=form))
+    query = location_query(web.post(f"{sandbox.url}{AUTHORIZE}", data=form))
     assert query == {"error": ["access_denied"], "state": ["xyz"]}
 
 
@@ -365,24 +366,24 @@ def test_allow_for_a_readonly_user_connects_only_the_ticked_organisation(sandbox
     verifier, challenge = pkce_pair()
     form = {**authorize_params(sandbox, challenge=challenge, user=None),
             "user": "readonly@sandbox.example", "tenant": first, "decision": "allow"}
-    query = location_query(httpx.post(f"{sandbox.url}{AUTHORIZE}", data=form))
+    query = location_query(web.post(f"{sandbox.url}{AUTHORIZE}", data=form))
     assert query["state"] == ["xyz"]
     tokens = exchange(sandbox, query["code"][0], verifier).json()
-    connections = httpx.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json()
+    connections = web.get(f"{sandbox.url}/connections", headers=bearer(tokens)).json()
     assert [c["tenantId"] for c in connections] == [first]
 
 
 def test_allow_with_an_organisation_outside_the_users_roles_redisplays_the_page(sandbox):
     _, second = tenant_ids(sandbox)
     form = consent_form(sandbox, user="solo@sandbox.example", tenant=second, decision="allow")
-    response = httpx.post(f"{sandbox.url}{AUTHORIZE}", data=form)
+    response = web.post(f"{sandbox.url}{AUTHORIZE}", data=form)
     assert response.status_code == 400 and 'id="notice"' in response.text
 
 
 def test_without_auto_approve_a_login_hint_only_preselects_the_user(make_sandbox):
     sandbox = make_sandbox(auto_approve=False)
     params = authorize_params(sandbox, challenge=pkce_pair()[1], user="adviser@sandbox.example")
-    page = httpx.get(f"{sandbox.url}{AUTHORIZE}", params=params)
+    page = web.get(f"{sandbox.url}{AUTHORIZE}", params=params)
     assert page.status_code == 200
     assert 'value="adviser@sandbox.example" selected' in page.text
 
@@ -396,7 +397,7 @@ def test_without_auto_approve_a_login_hint_only_preselects_the_user(make_sandbox
 ])
 def test_invalid_authorize_requests_render_an_error_page_and_never_redirect(sandbox, change, error):
     params = authorize_params(sandbox, challenge=pkce_pair()[1]) | change
-    response = httpx.get(f"{sandbox.url}{AUTHORIZE}", params=params)
+    response = web.get(f"{sandbox.url}{AUTHORIZE}", params=params)
     assert response.status_code == 400 and "location" not in response.headers
     assert f"Error: {error}" in response.text
 
@@ -404,14 +405,14 @@ def test_invalid_authorize_requests_render_an_error_page_and_never_redirect(sand
 def test_missing_code_challenge_is_refused_when_pkce_is_required(make_sandbox):
     sandbox = make_sandbox(require_pkce=True)
     params = authorize_params(sandbox, challenge=None)
-    response = httpx.get(f"{sandbox.url}{AUTHORIZE}", params=params)
+    response = web.get(f"{sandbox.url}{AUTHORIZE}", params=params)
     assert response.status_code == 400 and "code_challenge is required" in response.text
 
 
 def test_restricted_redirect_uris_refuse_other_localhost_uris(make_sandbox):
     sandbox = make_sandbox(redirect_uris=("http://localhost:8080/cb",))
     params = authorize_params(sandbox, challenge=pkce_pair()[1])
-    assert httpx.get(f"{sandbox.url}{AUTHORIZE}", params=params).status_code == 400
+    assert web.get(f"{sandbox.url}{AUTHORIZE}", params=params).status_code == 400
     code, _ = authorize(sandbox, redirect_uri="http://localhost:8080/cb")
     assert code
 

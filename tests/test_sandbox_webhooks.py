@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from tests.fixtures.sandbox import api, obtain_tokens, tenant_ids, xero_format_checker
+from tests.fixtures.sandbox import api, obtain_tokens, tenant_ids, web, xero_format_checker
 
 KEY = "webhook-signing-key"
 
@@ -90,7 +89,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
 
 
 def webhook_status(sandbox) -> dict:
-    return httpx.get(f"{sandbox.url}/_sandbox/stats").json()["webhook"]
+    return web.get(f"{sandbox.url}/_sandbox/stats").json()["webhook"]
 
 
 def webhook_sandbox(make_sandbox, receiver: Receiver):
@@ -99,7 +98,7 @@ def webhook_sandbox(make_sandbox, receiver: Receiver):
 
 
 def add_invoice(sandbox, tenant: str) -> dict:
-    return httpx.post(f"{sandbox.url}/_sandbox/ledger/{tenant}/invoices", json={"total": 50}).json()
+    return web.post(f"{sandbox.url}/_sandbox/ledger/{tenant}/invoices", json={"total": 50}).json()
 
 
 def test_handshake_sends_good_and_bad_signatures_and_enables_delivery(make_sandbox, receiver):
@@ -131,7 +130,7 @@ def test_ledger_changes_arrive_signed_in_xero_shape(make_sandbox, receiver):
     assert payload["firstEventSequence"] == 1 == payload["lastEventSequence"]
     # The resourceUrl is fetchable with the bot's own token, as on Xero.
     tokens = obtain_tokens(sandbox)
-    fetched = httpx.get(event["resourceUrl"], headers={
+    fetched = web.get(event["resourceUrl"], headers={
         "Authorization": f"Bearer {tokens['access_token']}", "xero-tenant-id": tenant,
         "Accept": "application/json"})
     assert fetched.json()["Invoices"][0]["InvoiceID"] == invoice["InvoiceID"]
@@ -145,9 +144,9 @@ def test_changes_made_together_share_one_payload_with_increasing_sequences(make_
     wait_for(lambda: webhook_status(sandbox)["status"] == "ok")
     invoice = add_invoice(sandbox, tenant)
     contact = sandbox.ledger.contacts(tenant)[0].contact_id
-    httpx.post(f"{sandbox.url}/_sandbox/ledger/{tenant}/invoices/{invoice['InvoiceID']}/payments",
+    web.post(f"{sandbox.url}/_sandbox/ledger/{tenant}/invoices/{invoice['InvoiceID']}/payments",
                json={"amount": 10})
-    httpx.post(f"{sandbox.url}/_sandbox/ledger/{tenant}/contacts/{contact}/archive")
+    web.post(f"{sandbox.url}/_sandbox/ledger/{tenant}/contacts/{contact}/archive")
     wait_for(lambda: sum(len(p["events"]) for p in endpoint.payloads) == 3)
     events = [e for p in endpoint.payloads for e in p["events"]]
     assert [(e["eventCategory"], e["eventType"]) for e in events] == [
@@ -190,13 +189,13 @@ def test_handshake_can_be_rerun_on_demand(make_sandbox, receiver):
     sandbox = webhook_sandbox(make_sandbox, endpoint)
     wait_for(lambda: webhook_status(sandbox)["status"] == "ok")
     before = len(endpoint.answers)
-    assert httpx.post(f"{sandbox.url}/_sandbox/webhooks/handshake").status_code == 200
+    assert web.post(f"{sandbox.url}/_sandbox/webhooks/handshake").status_code == 200
     wait_for(lambda: len(endpoint.answers) >= before + 4)
     wait_for(lambda: webhook_status(sandbox)["status"] == "ok")
 
 
 def test_without_a_webhook_the_handshake_endpoint_says_so(sandbox):
-    assert httpx.post(f"{sandbox.url}/_sandbox/webhooks/handshake").status_code == 400
+    assert web.post(f"{sandbox.url}/_sandbox/webhooks/handshake").status_code == 400
 
 
 def test_payloads_validate_against_xero_webhooks_spec(make_sandbox, receiver):
@@ -210,7 +209,7 @@ def test_payloads_validate_against_xero_webhooks_spec(make_sandbox, receiver):
     tenant = tenant_ids(sandbox)[0]
     wait_for(lambda: webhook_status(sandbox)["status"] == "ok")
     add_invoice(sandbox, tenant)
-    httpx.post(f"{sandbox.url}/_sandbox/ledger/{tenant}/contacts/"
+    web.post(f"{sandbox.url}/_sandbox/ledger/{tenant}/contacts/"
                f"{sandbox.ledger.contacts(tenant)[0].contact_id}", json={"Name": "Renamed Ltd"})
     wait_for(lambda: sum(len(p["events"]) for p in endpoint.payloads) == 2)
     checker = xero_format_checker(Draft202012Validator.FORMAT_CHECKER)
