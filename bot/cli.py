@@ -13,6 +13,7 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
+from bot.cli_support import CommandError
 from bot.config import ConfigError, Settings, load_settings
 from bot.doctor import describe_db_error, redact_url
 
@@ -29,10 +30,6 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 F = TypeVar("F", bound=Callable[..., object])
-
-
-class CommandError(Exception):
-    """A failure the user can act on: printed as one line, exit code 1."""
 
 
 def friendly(func: F) -> F:
@@ -157,12 +154,9 @@ def connect(
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for Xero.")] = 300.0,
 ) -> None:
     """Link a Xero organisation over OAuth 2.0."""
-    from bot.connect_cli import CliError, run_connect
+    from bot.connect_cli import run_connect
 
-    try:
-        run_connect(settings_or_exit(), console, login_hint=login_hint, timeout=timeout)
-    except CliError as exc:
-        raise CommandError(str(exc)) from exc
+    run_connect(settings_or_exit(), console, login_hint=login_hint, timeout=timeout)
 
 
 @app.command()
@@ -173,12 +167,9 @@ def disconnect(
     ] = None,
 ) -> None:
     """Revoke the Xero connection, keeping local history."""
-    from bot.connect_cli import CliError, run_disconnect
+    from bot.connect_cli import run_disconnect
 
-    try:
-        run_disconnect(settings_or_exit(), console, org=org)
-    except CliError as exc:
-        raise CommandError(str(exc)) from exc
+    run_disconnect(settings_or_exit(), console, org=org)
 
 
 @app.command()
@@ -195,13 +186,10 @@ def sync(
     ] = False,
 ) -> None:
     """Sync contacts and invoices from Xero now."""
-    from bot.sync_cli import SyncCommandError, run_sync
+    from bot.sync_cli import run_sync
 
-    try:
-        code = run_sync(settings_or_exit(), console, org=org, full=full,
-                        json_output=json_output, err_console=err_console)
-    except SyncCommandError as exc:
-        raise CommandError(str(exc)) from None
+    code = run_sync(settings_or_exit(), console, org=org, full=full,
+                    json_output=json_output, err_console=err_console)
     raise typer.Exit(code)
 
 

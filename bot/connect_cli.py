@@ -18,8 +18,9 @@ from rich.markup import escape
 
 from bot.chasing.connections import ConnectResult, ConnectService
 from bot.chasing.ports import UserFacingError
+from bot.cli_support import CommandError, choose_connections, migrated_context
 from bot.config import Settings
-from bot.context import AppContext, build_context
+from bot.context import AppContext
 from bot.web import CallbackOutcome, create_web_app
 from storage import repositories
 from storage.db import session_scope
@@ -32,10 +33,6 @@ MISSING_CREDENTIALS = (
 )
 
 
-class CliError(Exception):
-    """A connect/disconnect failure the CLI prints as one line."""
-
-
 def redirect_uri(settings: Settings) -> str:
     """Where Xero sends the browser back: XERO_REDIRECT_URI, or this machine on PORT."""
     return settings.xero_redirect_uri or f"http://127.0.0.1:{settings.port}/xero/callback"
@@ -43,21 +40,11 @@ def redirect_uri(settings: Settings) -> str:
 
 def prepared_context(settings: Settings) -> AppContext:
     """The context for a CLI command, after checking Xero credentials and the schema."""
-    from bot import messages
-    from storage import db
-
     # httpx logs every URL at INFO, and callback URLs carry the one-time authorization code.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
     if not settings.xero_configured:
-        raise CliError(MISSING_CREDENTIALS)
-    url = settings.resolved_database_url
-    try:
-        migrated = db.current_revision(url) == db.head_revision()
-    except Exception as exc:  # unreachable database: say so in one line
-        raise CliError(f"Cannot open the database: {exc}".splitlines()[0]) from exc
-    if not migrated:
-        raise CliError(messages.DB_NOT_MIGRATED)
-    return build_context(settings)
+        raise CommandError(MISSING_CREDENTIALS)
+    return migrated_context(settings)
 
 
 def _bind(uri: str) -> socket.socket:
@@ -69,7 +56,7 @@ def _bind(uri: str) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise CliError(
+        raise CommandError(
             f"Cannot listen on {host}:{port} for Xero's redirect ({exc.strerror}). Stop what "
             "uses that port, or set XERO_REDIRECT_URI to another localhost port (and add it "
             "to your Xero app's redirect URIs)."
@@ -121,14 +108,14 @@ def run_connect(settings: Settings, console: Console, *, login_hint: str | None 
             with contextlib.suppress(Exception):
                 webbrowser.open(url)
         if not done.wait(timeout):
-            raise CliError(f"No answer from Xero within {timeout:g} seconds. "
+            raise CommandError(f"No answer from Xero within {timeout:g} seconds. "
                            "Run `chaser connect` again when you are ready.")
     outcome = outcomes[0]
     if outcome.result is None:
-        raise CliError(outcome.message or "Xero was not connected.")
+        raise CommandError(outcome.message or "Xero was not connected.")
     _print_result(console, outcome.result)
     if not outcome.result.connected:
-        raise CliError("No Xero organisation was connected.")
+        raise CommandError("No Xero organisation was connected.")
     return outcome.result
 
 
@@ -158,24 +145,17 @@ def run_disconnect(settings: Settings, console: Console, *, org: str | None = No
     ctx = prepared_context(settings)
     live = [ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_RECONNECT]
     with session_scope(ctx.session_factory) as session:
-        rows = [(c.id, c.tenant_name or c.tenant_id, c.short_code)
-                for c in repositories.list_connections(session, statuses=live)]
-    if not rows:
-        raise CliError("No Xero organisation is connected.")
-    if org is not None:
-        wanted = org.strip().casefold()
-        rows = [r for r in rows if wanted in (r[1].casefold(), (r[2] or "").casefold())]
-        if not rows:
-            raise CliError(f"No connected Xero organisation is called {org!r}.")
+        chosen = choose_connections(repositories.list_connections(session, statuses=live), org)
+        rows = [(c.id, c.tenant_name or c.tenant_id) for c in chosen]
     if len(rows) > 1:
-        names = "; ".join(name for _, name, _ in rows)
-        raise CliError(f"Several organisations are connected ({names}): "
-                       "choose one with --org NAME.")
-    connection_id, name, _ = rows[0]
+        names = "; ".join(name for _, name in rows)
+        raise CommandError(f"Several organisations are connected ({names}): "
+                           "choose one with --org NAME.")
+    connection_id, name = rows[0]
     try:
         result = ConnectService(ctx).disconnect(connection_id, actor="cli")
     except UserFacingError as exc:
-        raise CliError(exc.user_message) from exc
+        raise CommandError(exc.user_message) from exc
     console.print(f"Disconnected {escape(name)}. Its synced contacts, invoices and history "
                   "are kept; run `chaser connect` to connect it again.")
     if result.xero_warning:

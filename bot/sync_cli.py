@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from bot.cli_support import choose_connections, migrated_context
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -20,48 +21,12 @@ if TYPE_CHECKING:
 FIGURES = ("contacts", "invoices", "api_calls", "throttled")
 
 
-class SyncCommandError(Exception):
-    """Nothing to sync (no schema, no database, no connection): one line for the terminal."""
-
-
-def _context(settings: Settings) -> AppContext:
-    from bot import messages
-    from bot.context import build_context
-    from bot.doctor import redact_url
-    from storage import db
-
-    url = settings.resolved_database_url
-    try:
-        migrated = db.current_revision(url) == db.head_revision()
-    except Exception as exc:  # unreachable or refused: say which database and why
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SyncCommandError(f"Cannot open the database {redact_url(url)}: {first}") from exc
-    if not migrated:
-        raise SyncCommandError(messages.DB_NOT_MIGRATED)
-    return build_context(settings)
-
-
 def _targets(ctx: AppContext, org: str | None) -> list[int]:
     from storage import repositories
     from storage.db import session_scope
 
     with session_scope(ctx.session_factory) as session:
-        connections = repositories.list_connections(session)
-        if not connections:
-            raise SyncCommandError("No Xero organisation is connected: run `chaser connect` first.")
-        if org is None:
-            return [c.id for c in connections]
-        wanted = org.strip().lower()
-        chosen = [
-            c.id
-            for c in connections
-            if wanted
-            in {(c.tenant_name or "").lower(), c.tenant_id.lower(), (c.short_code or "").lower()}
-        ]
-        if not chosen:
-            names = ", ".join(c.tenant_name or c.tenant_id for c in connections)
-            raise SyncCommandError(f"No connected organisation is called {org!r} (have: {names}).")
-        return chosen
+        return [c.id for c in choose_connections(repositories.list_connections(session), org)]
 
 
 def totals(reports: list[SyncReport], seconds: float) -> dict[str, int | float]:
@@ -86,7 +51,7 @@ def run_sync(
     from bot.chasing.sync import SyncService
 
     err_console = err_console or Console(stderr=True, highlight=False)
-    ctx = _context(settings)
+    ctx = migrated_context(settings)
     targets = _targets(ctx, org)
     service = SyncService(ctx)
     started = time.perf_counter()
