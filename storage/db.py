@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# Long enough to outlast a token refresh, which holds the write lock across one call to Xero
+# (its HTTP timeout is 30 s): other writers wait for it rather than fail "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 45_000
 # A Connection execution option: the SQLite `begin` hook then emits BEGIN IMMEDIATE.
 SQLITE_BEGIN_IMMEDIATE = "chaser_sqlite_begin_immediate"
 
@@ -36,7 +39,10 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
         return create_engine(parsed, echo=echo, pool_pre_ping=True)
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # The database's own folder (e.g. data/) is created; a whole missing path is a typo,
+        # left for SQLite to refuse with "unable to open database file".
+        with contextlib.suppress(FileNotFoundError):
+            Path(database).expanduser().parent.mkdir(exist_ok=True)
     engine = create_engine(
         parsed, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     )

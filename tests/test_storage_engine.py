@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
-from storage.db import make_engine, normalize_url, session_scope
+from storage.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url, session_scope
 from storage.models import Workspace
 from storage.repositories import get_or_create_workspace
 
@@ -23,15 +24,26 @@ def test_postgresql_urls_use_the_psycopg3_driver(url):
 
 
 def test_sqlite_engine_creates_its_directory_and_sets_pragmas(tmp_path):
-    path = tmp_path / "nested" / "dir" / "chaser.sqlite3"
+    path = tmp_path / "data" / "chaser.sqlite3"
     engine = make_engine(f"sqlite:///{path}")
     try:
         with engine.connect() as connection:
             pragma = connection.exec_driver_sql
             assert pragma("PRAGMA journal_mode").scalar() == "wal"
             assert pragma("PRAGMA foreign_keys").scalar() == 1
-            assert pragma("PRAGMA busy_timeout").scalar() == 5000
+            assert pragma("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
         assert path.exists()
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_engine_does_not_invent_a_whole_missing_path(tmp_path):
+    path = tmp_path / "no" / "such" / "chaser.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with pytest.raises(OperationalError), engine.connect():
+            pass
+        assert not (tmp_path / "no").exists()
     finally:
         engine.dispose()
 

@@ -90,11 +90,31 @@ _app_lock = threading.Lock()
 
 def shared_app_window() -> SlidingWindow:
     """The process-wide window for Xero's per-app limit, shared by every tenant's Pacer."""
-    global _app_window
     with _app_lock:
-        if _app_window is None:
-            _app_window = SlidingWindow(APP_PER_MINUTE)
-        return _app_window
+        return _app_window_locked()
+
+
+_tenant_pacers: dict[str, Pacer] = {}
+
+
+def pacer_for_tenant(tenant_id: str) -> Pacer:
+    """The process-wide Pacer of one tenant.
+
+    Xero counts limits per tenant, not per client object: a sync and a write-back for the same
+    organisation must draw on one allowance, so every client for a tenant shares this Pacer.
+    """
+    with _app_lock:
+        pacer = _tenant_pacers.get(tenant_id)
+        if pacer is None:
+            pacer = _tenant_pacers[tenant_id] = Pacer(app_window=_app_window_locked())
+        return pacer
+
+
+def _app_window_locked() -> SlidingWindow:
+    global _app_window
+    if _app_window is None:
+        _app_window = SlidingWindow(APP_PER_MINUTE)
+    return _app_window
 
 
 class Pacer:
