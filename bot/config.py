@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         return (self.xero_base_url or XERO_API_URL).rstrip("/")
 
     @property
+    def resolved_xero_redirect_uri(self) -> str:
+        """Where Xero sends the browser back: XERO_REDIRECT_URI, or this machine on PORT."""
+        return self.xero_redirect_uri or f"http://127.0.0.1:{self.port}/xero/callback"
+
+    @property
     def xero_scopes(self) -> str:
         return GRANULAR_SCOPES if self.xero_scope_style == "granular" else BROAD_SCOPES
 

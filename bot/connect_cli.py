@@ -33,11 +33,6 @@ MISSING_CREDENTIALS = (
 )
 
 
-def redirect_uri(settings: Settings) -> str:
-    """Where Xero sends the browser back: XERO_REDIRECT_URI, or this machine on PORT."""
-    return settings.xero_redirect_uri or f"http://127.0.0.1:{settings.port}/xero/callback"
-
-
 def prepared_context(settings: Settings) -> AppContext:
     """The context for a CLI command, after checking Xero credentials and the schema."""
     # httpx logs every URL at INFO, and callback URLs carry the one-time authorization code.
@@ -89,7 +84,7 @@ def run_connect(settings: Settings, console: Console, *, login_hint: str | None 
                 timeout: float = 300.0, open_browser: bool = True) -> ConnectResult:
     """Print the consent URL, wait for Xero to come back, print what was connected."""
     ctx = prepared_context(settings)
-    uri = redirect_uri(settings)
+    uri = settings.resolved_xero_redirect_uri
     outcomes: list[CallbackOutcome] = []
     done = threading.Event()
 

@@ -42,31 +42,34 @@ def build_context(
     """Wire the real collaborators from settings (the database must already be migrated)."""
     from bot.chasing.ports import LoggingNotifier
     from bot.secrets import SecretBox, load_or_create_key
-    from bot.xero.auth import XeroEndpoints, XeroOAuth
     from storage.db import make_engine, make_session_factory
 
     engine = make_engine(database_url or settings.resolved_database_url)
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     box = SecretBox(load_or_create_key(secret, settings.data_dir))
-    endpoints = XeroEndpoints(
-        login_url=settings.xero_login_url,
-        identity_url=settings.xero_identity_url,
-        api_url=settings.xero_api_url,
-    )
-    oauth = XeroOAuth(
-        client_id=settings.xero_client_id or "",
-        client_secret=(
-            settings.xero_client_secret.get_secret_value() if settings.xero_client_secret else ""
-        ),
-        redirect_uri=settings.xero_redirect_uri or f"http://127.0.0.1:{settings.port}/xero/callback",
-        scopes=settings.xero_scopes,
-        endpoints=endpoints,
-    )
     return AppContext(
         settings=settings,
         session_factory=make_session_factory(engine),
         box=box,
-        oauth=oauth,
+        oauth=xero_oauth(settings),
         notifier=notifier or LoggingNotifier(),
         clock=clock,
+    )
+
+
+def xero_oauth(settings: Settings) -> XeroOAuth:
+    """The OAuth client for the configured Xero (or sandbox) app."""
+    from bot.xero.auth import XeroEndpoints, XeroOAuth
+
+    secret = settings.xero_client_secret
+    return XeroOAuth(
+        client_id=settings.xero_client_id or "",
+        client_secret=secret.get_secret_value() if secret else "",
+        redirect_uri=settings.resolved_xero_redirect_uri,
+        scopes=settings.xero_scopes,
+        endpoints=XeroEndpoints(
+            login_url=settings.xero_login_url,
+            identity_url=settings.xero_identity_url,
+            api_url=settings.xero_api_url,
+        ),
     )

@@ -79,5 +79,15 @@ def _xero_check(settings: Settings) -> Check:
         return Check("xero", "skip",
                      "XERO_CLIENT_ID / XERO_CLIENT_SECRET are not set "
                      "(`chaser sandbox` prints settings for a local Xero)")
+    from bot.context import xero_oauth
+    from bot.xero.errors import XeroError
+
     target = settings.xero_base_url or "api.xero.com"
-    return Check("xero", "pass", f"client {settings.xero_client_id} against {target}")
+    try:
+        xero_oauth(settings).verify_client()
+    except XeroError as exc:
+        if getattr(exc, "reason", None) == "invalid_client":
+            return Check("xero", "fail", f"{target} refused XERO_CLIENT_ID / XERO_CLIENT_SECRET: "
+                         "copy them again from your Xero app")
+        return Check("xero", "fail", f"cannot check the credentials at {target}: {exc}")
+    return Check("xero", "pass", f"{target} accepts client {settings.xero_client_id}")

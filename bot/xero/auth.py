@@ -228,6 +228,20 @@ class XeroOAuth:
             )
         )
 
+    def verify_client(self) -> None:
+        """Prove the client id and secret without a user: refresh a token that cannot exist.
+
+        The token endpoint authenticates the client before it looks at the grant (RFC 6749
+        §5.2), so a bad id or secret answers `invalid_client` while good ones reach the grant
+        and answer `invalid_grant`. Raises XeroAuthError(reason="invalid_client") when refused.
+        """
+        try:
+            self.refresh("chaser-doctor-probe")
+        except XeroAuthError as exc:
+            if exc.reason == "invalid_grant":
+                return
+            raise
+
     def revoke(self, refresh_token: str) -> None:
         """Revoke the refresh token, which also removes all of this user's connections."""
         try:
