@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -16,6 +15,7 @@ from bot import messages
 from bot.cli_support import CommandError
 from bot.config import ConfigError, Settings, load_settings
 from bot.doctor import describe_db_error, redact_url
+from bot.logs import configure_logging
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -51,12 +51,7 @@ def friendly(func: F) -> F:
 
 def settings_or_exit() -> Settings:
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Migration chatter is noise on a terminal; keep it for DEBUG.
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     return settings
 
 
@@ -125,7 +120,7 @@ def serve() -> None:
 @app.command()
 @friendly
 def sandbox(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5050,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 5050,
     seed: Annotated[int, typer.Option(help="Seed for the generated books.")] = 1,
     orgs: Annotated[int, typer.Option(min=1, help="Organisations.")] = 2,
     contacts: Annotated[int, typer.Option(min=1, help="Contacts per organisation.")] = 50,
@@ -134,15 +129,38 @@ def sandbox(
         bool, typer.Option(help="Approve consent at once for a login_hint user.")
     ] = False,
     limits: Annotated[bool, typer.Option(help="Enforce Xero's rate limits.")] = True,
+    limits_scale: Annotated[
+        float,
+        typer.Option(min=0.001, help="Multiply the minute/day limits (2 relaxes, 0.1 tightens)."),
+    ] = 1.0,
+    client_id: Annotated[str, typer.Option(help="OAuth client id to accept.")] = "chaser-sandbox",
+    client_secret: Annotated[
+        str, typer.Option(help="OAuth client secret to accept.")
+    ] = "chaser-sandbox-secret",
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Allowed redirect URI; repeat or comma-separate. Default: any localhost URI."
+        ),
+    ] = None,
     webhook_url: Annotated[str | None, typer.Option(help="Deliver webhooks here.")] = None,
     webhook_key: Annotated[str | None, typer.Option(help="Webhook signing key.")] = None,
 ) -> None:
     """Run a local Xero (OAuth, Accounting API, limits, faults) for trials and tests."""
     from bot.xero.sandbox.cli import run_sandbox
+    from bot.xero.sandbox.server import PortUnavailable
 
-    run_sandbox(port=port, seed=seed, orgs=orgs, contacts=contacts, invoices=invoices,
-                auto_approve=auto_approve, limits=limits, webhook_url=webhook_url,
-                webhook_key=webhook_key)
+    uris = [u.strip() for value in redirect_uri or [] for u in value.split(",") if u.strip()]
+    try:
+        run_sandbox(port=port, seed=seed, orgs=orgs, contacts=contacts, invoices=invoices,
+                    auto_approve=auto_approve, limits=limits, limits_scale=limits_scale,
+                    client_id=client_id, client_secret=client_secret, redirect_uris=uris,
+                    webhook_url=webhook_url, webhook_key=webhook_key)
+    except PortUnavailable as exc:
+        problem = "is in use" if exc.in_use else "cannot be opened"
+        raise CommandError(
+            f"Port {port} {problem}: {exc.strerror}; choose another with --port"
+        ) from None
 
 
 @app.command()
