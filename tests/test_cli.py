@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 EXPECTED_COMMANDS = [
@@ -69,3 +72,65 @@ def test_db_upgrade_against_unreachable_database_is_one_line(tmp_path):
     assert result.returncode == 1
     assert "could not migrate" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _busy_port():
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    return held, held.getsockname()[1]
+
+
+def test_sandbox_on_a_busy_port_says_so_in_one_line_without_a_traceback(tmp_path):
+    held, port = _busy_port()
+    with held:
+        result = run_chaser("sandbox", "--port", str(port), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"Port {port} is in use" in lines[0] and "--port" in lines[0]
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "-1"])
+def test_sandbox_refuses_ports_outside_1_to_65535_without_a_traceback(port, tmp_path):
+    result = run_chaser("sandbox", "--port", port, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout and "--port" in result.stderr
+
+
+def test_sandbox_help_lists_client_redirect_and_limit_flags():
+    result = run_chaser("sandbox", "--help", env={"COLUMNS": "200", "TERM": "dumb"})
+    assert result.returncode == 0
+    for flag in ("--client-id", "--client-secret", "--redirect-uri", "--limits-scale",
+                 "--limits", "--no-limits"):
+        assert flag in result.stdout, flag
+
+
+def test_sandbox_serves_with_the_client_and_redirect_uris_it_was_given(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("XERO_", "SLACK_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "sandbox", "--port", str(port), "--client-id", "x",
+         "--client-secret", "s3cret", "--redirect-uri", "http://localhost:9/a,http://localhost:9/b",
+         "--redirect-uri", "http://127.0.0.1:9/c", "--limits-scale", "2", "--invoices", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean, cwd=tmp_path,
+    )
+    try:
+        lines = [process.stdout.readline().strip() for _ in range(6)]
+        settings = dict(line.split("=", 1) for line in lines if line.startswith("XERO_"))
+        assert settings["XERO_CLIENT_ID"] == "x"
+        assert settings["XERO_CLIENT_SECRET"] == "s3cret"
+        assert settings["XERO_REDIRECT_URI"] == "http://localhost:9/a"
+        assert settings["XERO_BASE_URL"] == f"http://127.0.0.1:{port}"
+        authorize = f"http://127.0.0.1:{port}/identity/connect/authorize"
+        params = {"response_type": "code", "client_id": "x", "scope": "openid", "state": "s"}
+        for uri, allowed in (("http://localhost:9/b", True), ("http://127.0.0.1:9/c", True),
+                             ("http://localhost:9/other", False)):
+            answer = httpx.get(authorize, params=params | {"redirect_uri": uri})
+            assert (answer.status_code == 200) is allowed, (uri, answer.status_code)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert "Traceback" not in out + err

@@ -48,8 +48,7 @@ def clean_invoice(ledger, org=0):
         for i in ledger.iter_invoices(tenant)
         if i.type == "ACCREC"
         and i.status == "AUTHORISED"
-        and not i.payments
-        and not i.credits
+        and not i.allocated
         and i.date > lock
     )
 
@@ -79,6 +78,47 @@ def test_page_size_above_a_thousand_is_capped_and_bad_paging_is_a_query_error(ap
     assert "whole numbers" in query_error(api, "/Invoices", page="two")
 
 
+@pytest.mark.parametrize("path", ["/Invoices", "/Contacts"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": 0},
+        {"page": -1},
+        {"page": 1, "pageSize": 0},
+        {"page": 1, "pageSize": -5},
+        {"pageSize": "ten"},
+        {"includeArchived": "yes"},
+        {"includeArchived": "1"},
+        {"summaryOnly": "maybe"},
+        {"IDs": "not-a-guid"},
+        {"IDs": "00000000-0000-0000-0000-000000000000,INV-00001"},
+    ],
+)
+def test_malformed_list_parameters_are_query_parse_exceptions(api, path, params):
+    assert query_error(api, path, **params)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ContactIDs": "bob"},
+        {"Statuses": "AUTHORISED,OPEN"},
+        {"Statuses": "paidish"},
+        {"createdByMyApp": "sure"},
+    ],
+)
+def test_malformed_invoice_filters_are_query_parse_exceptions(api, params):
+    assert query_error(api, "/Invoices", **params)
+
+
+def test_well_formed_flags_statuses_and_guids_in_any_case_are_accepted(api, ledger):
+    contact = ledger.contacts(ledger.organisations[0].organisation_id)[0]
+    found = get(api, "/Invoices", Statuses="paid,Authorised", includeArchived="TRUE",
+                summaryOnly="False", ContactIDs=contact.contact_id.upper())["Invoices"]
+    assert found and {i["Status"] for i in found} <= {"PAID", "AUTHORISED"}
+    assert {i["Contact"]["ContactID"] for i in found} == {contact.contact_id}
+
+
 def test_summary_only_omits_heavy_fields(api):
     body = get(api, "/Invoices", summaryOnly="true", page=1)
     assert all("LineItems" not in i and "Payments" not in i for i in body["Invoices"])
@@ -106,9 +146,13 @@ def test_summary_only_omits_heavy_fields(api):
         ),
     ],
 )
-def test_where_filters_invoices(api, where, check):
+def test_where_filters_invoices(api, ledger, where, check):
     found = get(api, "/Invoices", where=where)["Invoices"]
     assert found and all(check(i) for i in found)
+    # Exactly the matching rows, in creation order: a filter that drops valid rows fails too.
+    tenant = ledger.organisations[0].organisation_id
+    book = [ledger.invoice_json(inv) for inv in ledger.iter_invoices(tenant)]
+    assert [i["InvoiceID"] for i in found] == [i["InvoiceID"] for i in book if check(i)]
 
 
 def test_where_by_contact_guid_and_explicit_id_lists(api, ledger):
@@ -302,8 +346,7 @@ def test_post_refused_for_wrong_status_and_locked_period(api, ledger):
         for i in ledger.iter_invoices(org.organisation_id)
         if i.type == "ACCREC"
         and i.status == "AUTHORISED"
-        and not i.payments
-        and not i.credits
+        and not i.allocated
         and i.date <= org.period_lock_date
     )
     response = api.post(
@@ -327,6 +370,19 @@ def test_post_with_bad_json_or_bad_date_is_a_validation_error_not_a_crash(api, l
     assert validation_messages(bad_json)
     bad_date = post(api, inv.invoice_id, {"Invoices": [{"ExpectedPaymentDate": "31/12/2026"}]})
     assert validation_messages(bad_date) == ["ExpectedPaymentDate is not a valid date."]
+
+
+def test_post_with_a_body_invoice_id_that_is_not_the_paths_is_a_validation_error(api, ledger):
+    inv = clean_invoice(ledger)
+    other = next(i for i in ledger.iter_invoices(ledger.organisations[0].organisation_id)
+                 if i.invoice_id != inv.invoice_id)
+    body = {"Invoices": [{"InvoiceID": other.invoice_id, "ExpectedPaymentDate": "2026-12-01"}]}
+    messages = validation_messages(post(api, inv.invoice_id, body))
+    assert messages == ["The InvoiceID in the request body does not match the one in the URL."]
+    assert ledger.invoice(ledger.organisations[0].organisation_id, inv.invoice_id).expected is None
+    by_number = post(api, inv.number, {"InvoiceID": inv.invoice_id.upper(),
+                                       "ExpectedPaymentDate": "2026-12-01"})
+    assert by_number.status_code == 200, by_number.text
 
 
 def test_idempotency_key_replays_the_first_response_without_reapplying(api, ledger):

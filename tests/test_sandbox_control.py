@@ -178,6 +178,68 @@ def test_bad_ledger_changes_answer_404_or_400(session, path, body, status):
     assert response.status_code == status, response.text
 
 
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-Infinity", "-10", 0, "0.00", "1e40", None,
+                                    True, [1]])
+@pytest.mark.parametrize("change", ["payments", "credit-notes", "prepayments", "overpayments"])
+def test_non_finite_negative_or_zero_amounts_are_a_400_not_a_500(session, change, amount):
+    sandbox, _, tenant = session
+    invoice = control(sandbox, "POST", f"ledger/{tenant}/invoices", {"total": 100}).json()
+    path = f"ledger/{tenant}/invoices/{invoice['InvoiceID']}/{change}"
+    response = control(sandbox, "POST", path, {"amount": amount})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "bad_request"
+
+
+@pytest.mark.parametrize("body", [
+    {"total": "NaN"}, {"total": "-Infinity"}, {"total": "-1"}, {"total": 0},
+    {"status": "PAID"}, {"status": "VOIDED"}, {"status": 3}, {"due_in_days": "soon"},
+    {"currency": "XYZ"},
+])
+def test_new_invoices_with_bad_totals_or_statuses_are_a_400(session, body):
+    sandbox, _, tenant = session
+    response = control(sandbox, "POST", f"ledger/{tenant}/invoices", body)
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("status", ["DRAFT", "SUBMITTED", "AUTHORISED"])
+def test_new_invoices_may_be_draft_submitted_or_authorised(session, status):
+    sandbox, _, tenant = session
+    response = control(sandbox, "POST", f"ledger/{tenant}/invoices", {"status": status})
+    assert response.status_code == 200 and response.json()["Status"] == status
+
+
+@pytest.mark.parametrize("body", [
+    {"Name": 42}, {"Name": ""}, {"EmailAddress": ["a@b.c"]}, {"FirstName": None},
+    {"ContactPersons": "nobody"}, {"DefaultCurrency": "ZZZ"}, {"Colour": "red"},
+])
+def test_contact_edits_with_wrong_types_are_a_400(session, body):
+    sandbox, _, tenant = session
+    contact_id = sandbox.ledger.contacts(tenant)[0].contact_id
+    response = control(sandbox, "POST", f"ledger/{tenant}/contacts/{contact_id}", body)
+    assert response.status_code == 400, response.text
+
+
+def test_prepayments_and_overpayments_applied_by_control_show_in_the_accounting_api(session):
+    sandbox, tokens, tenant = session
+    invoice = control(sandbox, "POST", f"ledger/{tenant}/invoices", {"total": 100}).json()
+    path = f"ledger/{tenant}/invoices/{invoice['InvoiceID']}"
+    prepaid = control(sandbox, "POST", f"{path}/prepayments", {"amount": "40"})
+    assert prepaid.status_code == 200, prepaid.text
+    over = control(sandbox, "POST", f"{path}/overpayments", {"amount": "10"}).json()
+    assert (over["AmountDue"], over["AmountCredited"]) == (50, 50)
+    fetched = api(sandbox, tokens, f"Invoices/{invoice['InvoiceID']}", tenant_id=tenant).json()
+    shown = fetched["Invoices"][0]
+    assert [p["AppliedAmount"] for p in shown["Prepayments"]] == [40]
+    assert [p["AppliedAmount"] for p in shown["Overpayments"]] == [10]
+    refused = api(sandbox, tokens, f"Invoices/{invoice['InvoiceID']}", tenant_id=tenant,
+                  method="POST", json={"Invoices": [{"ExpectedPaymentDate": "2031-01-01"}]})
+    assert refused.status_code == 400
+    assert refused.json()["Elements"][0]["ValidationErrors"] == [{"Message": (
+        "This document cannot be edited as it has a payment or credit note allocated to it.")}]
+    too_much = control(sandbox, "POST", f"{path}/prepayments", {"amount": "51"})
+    assert too_much.status_code == 400
+
+
 # Stats -----------------------------------------------------------------------------------------
 
 def test_stats_count_calls_per_tenant_and_endpoint_exchanges_and_refreshes(session):

@@ -91,8 +91,7 @@ def editable(i) -> bool:
     return (
         i.type == "ACCREC"
         and i.status == "AUTHORISED"
-        and not i.payments
-        and not i.credits
+        and not i.allocated
         and i.date > lock
     )
 
@@ -185,3 +184,76 @@ def test_a_page_of_a_thousand_invoices_out_of_a_hundred_thousand_is_fast():
     body = client.get(API + "/Invoices", params={"page": 100, "pageSize": 1000}).json()
     assert len(body["Invoices"]) == 1000 and body["pagination"]["itemCount"] == 100_000
     assert time.perf_counter() - started < 1.0
+
+
+def _ids(ledger, pred, n=2):
+    found = [i for i in ledger.iter_invoices(tenant(ledger)) if pred(i)]
+    return ",".join(i.invoice_id for i in found[:n])
+
+
+@pytest.mark.parametrize(
+    "path, params, headers",
+    [
+        ("/Invoices", {}, {"If-Modified-Since": "2026-06-01T00:00:00"}),
+        ("/Invoices", {"page": 1}, {"If-Modified-Since": "Mon, 01 Jun 2026 00:00:00 GMT"}),
+        ("/Contacts", {}, {"If-Modified-Since": "2025-06-01T00:00:00"}),
+        ("/Invoices", {"Statuses": "AUTHORISED,PAID"}, {}),
+        ("/Invoices", {"Statuses": "DRAFT", "page": 1}, {}),
+        ("/Invoices", {"IDs": "{paid},{credited}", "page": 1}, {}),
+        ("/Invoices", {"ContactIDs": "{contact}"}, {}),
+        ("/Invoices", {"searchTerm": "inv-000"}, {}),
+        ("/Contacts", {"IDs": "{contact}", "page": 1}, {}),
+        ("/Contacts", {"searchTerm": "a"}, {}),
+    ],
+)
+def test_filtered_lists_validate_against_the_spec(spec, api, ledger, path, params, headers):
+    names = {
+        "paid": _ids(ledger, lambda i: i.status == "PAID", 1),
+        "credited": _ids(ledger, lambda i: bool(i.credits), 1),
+        "contact": ledger.contacts(tenant(ledger))[0].contact_id,
+    }
+    query = {k: str(v).format(**names) for k, v in params.items()}
+    response = api.get(API + path, params=query, headers=headers)
+    body = response.json()
+    component = path.strip("/")
+    assert response.status_code == 200 and body[component], (path, query, headers)
+    assert spec.errors(component, body) == []
+    assert_xero_habits(body)
+
+
+def test_an_invoice_with_a_prepayment_and_one_with_an_overpayment_validate(spec, api, ledger):
+    for pick in (lambda i: bool(i.prepayments), lambda i: bool(i.overpayments)):
+        inv = some(ledger, pick)
+        body = api.get(API + f"/Invoices/{inv.invoice_id}").json()
+        shown = body["Invoices"][0]
+        applied = shown["Prepayments"] + shown["Overpayments"]
+        assert applied and shown["AmountCredited"] == sum(a["AppliedAmount"] for a in applied)
+        assert spec.errors("Invoices", body) == []
+        assert_xero_habits(body)
+
+
+@pytest.mark.parametrize(
+    "path, params",
+    [
+        ("/Invoices", {"IDs": "nope"}),
+        ("/Invoices", {"ContactIDs": "nope"}),
+        ("/Invoices", {"Statuses": "OPEN"}),
+        ("/Invoices", {"includeArchived": "yes"}),
+        ("/Invoices", {"page": 0}),
+        ("/Contacts", {"summaryOnly": "1"}),
+        ("/Contacts", {"page": 1, "pageSize": 0}),
+    ],
+)
+def test_query_parse_errors_validate_against_the_spec(spec, api, path, params):
+    response = api.get(API + path, params=params)
+    body = response.json()
+    assert response.status_code == 400 and body["Type"] == "QueryParseException"
+    assert spec.errors("Error", body) == []
+
+
+def test_mismatched_invoice_id_error_validates_against_the_spec(spec, api, ledger):
+    inv, other = some(ledger, editable), some(ledger, lambda i: i.status == "PAID")
+    response = api.post(API + f"/Invoices/{inv.invoice_id}",
+                        json={"InvoiceID": other.invoice_id, "ExpectedPaymentDate": "2026-12-01"})
+    assert response.status_code == 400 and response.json()["Type"] == "ValidationException"
+    assert spec.errors("Error", response.json()) == []

@@ -96,7 +96,7 @@ def test_one_organisation_has_lock_dates_and_invoices_dated_before_them(ledger):
     locked = [o for o in ledger.organisations if o.period_lock_date]
     assert len(locked) == 1 and locked[0].end_of_year_lock_date < locked[0].period_lock_date
     before = [i for i in invoices(ledger, locked[0].index) if i.date <= locked[0].period_lock_date]
-    assert any(i.status == "AUTHORISED" and not i.payments and not i.credits for i in before)
+    assert any(i.status == "AUTHORISED" and not i.allocated for i in before)
     assert {o.base_currency for o in ledger.organisations} == {"NZD", "AUD"}
 
 
@@ -130,7 +130,7 @@ def test_paying_in_full_marks_the_invoice_paid_and_moves_balances(ledger):
     inv = first(
         ledger,
         lambda i: (
-            i.status == "AUTHORISED" and not i.payments and not i.credits and i.type == "ACCREC"
+            i.status == "AUTHORISED" and not i.allocated and i.type == "ACCREC"
         ),
     )
     contact = ledger.contact_of(inv)
@@ -181,8 +181,7 @@ def test_expected_payment_date_refused_with_xero_messages(ledger):
         ledger,
         lambda i: (
             i.status == "AUTHORISED"
-            and not i.payments
-            and not i.credits
+            and not i.allocated
             and i.type == "ACCREC"
             and i.date <= locked.period_lock_date
         ),
@@ -224,3 +223,96 @@ def test_hundred_thousand_invoices_build_instantly_and_incremental_reads_skip_th
     started = time.perf_counter()
     changed = list(big.iter_invoices(t, NOW))
     assert len(changed) == 1 and time.perf_counter() - started < 0.05
+
+
+BUCKETS = {
+    "not yet due": lambda d: d < 0,
+    "1-30": lambda d: 1 <= d <= 30,
+    "31-60": lambda d: 31 <= d <= 60,
+    "61-90": lambda d: 61 <= d <= 90,
+    "90+": lambda d: d > 90,
+}
+
+
+@pytest.mark.parametrize("seed", [1, 7, 42])
+def test_no_generated_invoice_is_dated_in_the_future_yet_every_ageing_bucket_is_filled(seed):
+    book = build_ledger(seed=seed, invoices=2000, today=TODAY)
+    for org in book.organisations:
+        generated = list(book.iter_invoices(org.organisation_id))
+        assert max(i.date for i in generated) <= TODAY
+        assert all(p.date <= TODAY for i in generated for p in i.payments)
+        ages = [(TODAY - i.due_date).days for i in generated if i.status == "AUTHORISED"]
+        for name, bucket in BUCKETS.items():
+            assert any(bucket(d) for d in ages), name
+
+
+def test_some_generated_invoices_carry_a_prepayment_or_overpayment_in_amount_credited(ledger):
+    book = invoices(ledger)
+    advanced = [i for i in book if i.prepayments or i.overpayments]
+    assert any(i.prepayments for i in advanced) and any(i.overpayments for i in advanced)
+    for inv in advanced:
+        applied = sum(a.amount for a in (*inv.prepayments, *inv.overpayments))
+        assert inv.amount_credited == applied + sum(c.amount for c in inv.credits)
+        assert inv.amount_due == inv.total - inv.amount_paid - inv.amount_credited > 0
+        assert inv.expected is None
+
+
+def test_a_prepayment_reduces_amount_due_shows_in_the_invoice_and_refuses_edits(ledger):
+    t = tenant(ledger)
+    inv = first(ledger, lambda i: i.status == "AUTHORISED" and not i.allocated)
+    body = ledger.add_prepayment(t, inv.invoice_id, "25.00")
+    assert body["AmountCredited"] == Decimal("25.00")
+    assert body["AmountDue"] == inv.amount_due - Decimal("25.00")
+    [prepayment] = body["Prepayments"]
+    assert prepayment["AppliedAmount"] == Decimal("25.00") and prepayment["PrepaymentID"]
+    with pytest.raises(EditRefused) as refused:
+        ledger.set_expected_payment_date(t, inv.invoice_id, TODAY + timedelta(days=5))
+    assert refused.value.messages == [
+        "This document cannot be edited as it has a payment or credit note allocated to it."
+    ]
+    over = ledger.add_overpayment(t, inv.invoice_id, "5")
+    assert over["AmountCredited"] == Decimal("30.00") and len(over["Overpayments"]) == 1
+
+
+def test_prepaying_the_whole_balance_settles_the_invoice(ledger):
+    t = tenant(ledger)
+    inv = first(ledger, lambda i: i.status == "AUTHORISED" and not i.allocated)
+    body = ledger.add_prepayment(t, inv.invoice_id, inv.amount_due)
+    assert (body["Status"], body["AmountDue"]) == ("PAID", 0)
+    with pytest.raises(ValueError):
+        ledger.add_prepayment(t, inv.invoice_id, "1.00")
+
+
+@pytest.mark.parametrize(
+    "amount", ["NaN", "Infinity", "-Infinity", "-5", "0", "0.001", "1e40", True]
+)
+def test_non_finite_negative_or_zero_amounts_are_value_errors(ledger, amount):
+    t = tenant(ledger)
+    inv = first(ledger, lambda i: i.status == "AUTHORISED" and not i.allocated)
+    for change in (ledger.add_payment, ledger.add_credit_note, ledger.add_prepayment):
+        with pytest.raises(ValueError):
+            change(t, inv.invoice_id, amount)
+    with pytest.raises(ValueError):
+        ledger.add_invoice(t, total=amount)
+
+
+def test_new_invoices_only_take_statuses_xero_lets_you_create(ledger):
+    t = tenant(ledger)
+    assert ledger.add_invoice(t, status="DRAFT")["Status"] == "DRAFT"
+    for status in ("PAID", "VOIDED", "authorised", "ARCHIVED"):
+        with pytest.raises(ValueError):
+            ledger.add_invoice(t, status=status)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"Name": 5}, {"Name": "  "}, {"EmailAddress": None}, {"ContactPersons": "x"},
+     {"ContactPersons": [1]}, {"DefaultCurrency": "XYZ"}],
+)
+def test_contact_edits_with_wrong_types_are_refused_and_change_nothing(ledger, fields):
+    t = tenant(ledger)
+    contact = ledger.contacts(t)[0]
+    before = ledger.contact_json(t, contact)
+    with pytest.raises((TypeError, ValueError)):
+        ledger.edit_contact(t, contact.contact_id, **fields)
+    assert ledger.contact_json(t, contact) == before

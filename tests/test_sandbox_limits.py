@@ -124,3 +124,16 @@ def test_scaling_shrinks_the_volume_limits_but_never_below_one(scale, minute, da
     settings = LimitSettings(scale=scale)
     assert (settings.per_minute, settings.per_day, settings.app_per_minute) == (minute, day, app)
     assert settings.concurrent == 5
+
+
+def test_auth_failures_are_answered_before_rate_limiting_and_use_none_of_the_budget(make_sandbox):
+    sandbox = make_sandbox(limits=True)
+    tokens = obtain_tokens(sandbox)
+    tenant = tenant_ids(sandbox)[0]
+    unauthorised = api(sandbox, "garbage", "Invoices", tenant_id=tenant)
+    forbidden = api(sandbox, tokens, "Invoices", tenant_id="00000000-0000-0000-0000-000000000000")
+    assert (unauthorised.status_code, forbidden.status_code) == (401, 403)
+    for refused in (unauthorised, forbidden):
+        assert not any(h in refused.headers for h in LIMIT_HEADERS)
+    first = api(sandbox, tokens, "Invoices", tenant_id=tenant)
+    assert [first.headers[h] for h in LIMIT_HEADERS] == ["59", "4999", "9999"]

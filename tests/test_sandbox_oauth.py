@@ -421,3 +421,17 @@ def test_custom_client_credentials_are_enforced(make_sandbox):
     sandbox = make_sandbox(client_id="my-app", client_secret="s3cret")
     tokens = obtain_tokens(sandbox)
     assert json.loads(json.dumps(tokens))["token_type"] == "Bearer"
+
+
+def test_token_responses_validate_against_xero_identity_access_token_schema(sandbox):
+    # AccessToken describes the token endpoint's answer; RefreshToken is the refresh *request*
+    # (grant_type, refresh_token, client_id, client_secret), so only the first applies here.
+    spec = identity_spec()
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["RefreshToken"]["properties"]) >= {"grant_type", "refresh_token"}
+    validator = OAS30Validator(schemas["AccessToken"], format_checker=oas30_format_checker)
+    issued = obtain_tokens(sandbox)
+    refreshed = refresh(sandbox, issued["refresh_token"]).json()
+    for answer in (issued, refreshed):
+        validator.validate(answer)
+        assert set(schemas["AccessToken"]["properties"]) - {"id_token"} <= set(answer)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -22,30 +21,17 @@ from .filters import (
     QueryError,
     compile_order,
     compile_where,
-    invoice_schema,
-    parse_csv,
     parse_if_modified_since,
     sort_records,
 )
-from .generator import Invoice
 from .ledger import EditRefused, Ledger
+from .params import Paging, flag, guid_list
+from .records import Invoice
+from .selection import InvoiceSelector
 
 JSON = "application/json; charset=utf-8"
 NOT_FOUND = "The resource you're looking for cannot be found"
-DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 STREAM_CHUNK = 500  # unpaged lists are encoded this many records at a time (bounded memory)
-# Query parameters that select invoices; includeArchived last (alone it changes nothing here).
-SELECTION_PARAMS = (
-    "where",
-    "order",
-    "IDs",
-    "InvoiceNumbers",
-    "ContactIDs",
-    "Statuses",
-    "searchTerm",
-    "createdByMyApp",
-    "includeArchived",
-)
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 
@@ -68,46 +54,12 @@ def _not_found() -> Response:
     return Response(NOT_FOUND, status_code=404, media_type="text/html; charset=utf-8")
 
 
-def _flag(request: Request, name: str) -> bool:
-    return request.query_params.get(name, "").lower() == "true"
-
-
-@dataclass(frozen=True, slots=True)
-class Paging:
-    page: int | None
-    size: int
-
-    @classmethod
-    def of(cls, request: Request) -> Paging:
-        raw_page, raw_size = request.query_params.get("page"), request.query_params.get("pageSize")
-        try:
-            page = None if raw_page in (None, "") else max(1, int(raw_page))
-            size = DEFAULT_PAGE_SIZE if raw_size in (None, "") else int(raw_size)
-        except ValueError:
-            raise QueryError("The page and pageSize parameters must be whole numbers") from None
-        # Xero caps pageSize at 1000 rather than refusing larger values.
-        return cls(page, min(max(size, 1), MAX_PAGE_SIZE))
-
-    def window(self, total: int) -> tuple[int, int]:
-        start = ((self.page or 1) - 1) * self.size
-        return start, min(start + self.size, total)
-
-    def meta(self, total: int) -> dict:
-        return {
-            "page": self.page,
-            "pageSize": self.size,
-            "pageCount": (total + self.size - 1) // self.size,
-            "itemCount": total,
-        }
-
-
 class AccountingApi:
     """Request handlers; the tenant is request.state.tenant_id, set by the auth middleware."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        # Recent invoice selections (indices only), so paging through 100k costs one scan.
-        self._selections: OrderedDict[tuple, Sequence[int]] = OrderedDict()
+        self.selector = InvoiceSelector(ledger)
         self._idempotent: dict[tuple[str, str], tuple[int, bytes]] = {}
 
     def _envelope(self, request: Request, **body: Any) -> dict:
@@ -142,15 +94,20 @@ class AccountingApi:
 
     # -- contacts -----------------------------------------------------------------------
     async def contacts(self, request: Request) -> Response:
+        # Off the event loop: the first call totals balances over every invoice of the tenant.
+        return await run_in_threadpool(self._contacts, request)
+
+    def _contacts(self, request: Request) -> Response:
         tenant, q = request.state.tenant_id, request.query_params
         try:
-            paging, since = Paging.of(request), self._since(request)
+            paging, since = Paging.of(q), self._since(request)
+            summary = flag(q, "summaryOnly")
             rows = list(self.ledger.contacts(tenant))
             if since:
                 rows = [c for c in rows if c.updated.replace(microsecond=0) >= since]
-            if ids := {i.lower() for i in parse_csv(q.get("IDs"))}:
+            if ids := set(guid_list(q, "IDs")):
                 rows = [c for c in rows if c.contact_id in ids]
-            if not _flag(request, "includeArchived"):
+            if not flag(q, "includeArchived"):
                 rows = [c for c in rows if c.status != "ARCHIVED"]
             if term := q.get("searchTerm", "").strip().lower():
                 rows = [
@@ -168,7 +125,6 @@ class AccountingApi:
                 rows = sort_records(rows, compile_order(order, CONTACT_SCHEMA))
         except (QueryError, ValueError) as exc:
             return _query_error(str(exc))
-        summary = _flag(request, "summaryOnly")
         body: dict = {}
         if paging.page is not None:
             body["pagination"] = paging.meta(len(rows))
@@ -193,72 +149,6 @@ class AccountingApi:
         return _json(self._envelope(request, Contacts=[self.ledger.contact_json(tenant, found)]))
 
     # -- invoices -----------------------------------------------------------------------
-    def _select(self, tenant: str, request: Request) -> Sequence[int]:
-        """Indices of matching invoices in response order; cached per ledger version."""
-        q = request.query_params
-        since = self._since(request)
-        filters = tuple(q.get(k, "") for k in SELECTION_PARAMS)
-        if since is None and not any(filters[:-1]):
-            # Unfiltered: every invoice in creation order (none is ARCHIVED), no scan needed.
-            return range(self.ledger.invoice_count(tenant))
-        key = (tenant, self.ledger.version, since, *filters)
-        if key in self._selections:
-            self._selections.move_to_end(key)
-            return self._selections[key]
-        ledger = self.ledger
-        where, order = q.get("where"), q.get("order")
-        schema = invoice_schema(ledger.contact_of)
-        pred = compile_where(where, schema) if where else None
-        keys = compile_order(order, schema) if order else None
-        ids = parse_csv(q.get("IDs"))
-        if ids:  # explicit IDs need no scan
-            found = (ledger.invoice(tenant, i) for i in ids)
-            floor = since.replace(microsecond=0) if since else None
-            source: Iterator[Invoice] = iter(
-                sorted(
-                    {
-                        inv.index: inv
-                        for inv in found
-                        if inv is not None
-                        and (floor is None or inv.updated.replace(microsecond=0) >= floor)
-                    }.values(),
-                    key=lambda inv: inv.index,
-                )
-            )
-        else:
-            source = ledger.iter_invoices(tenant, since)
-        numbers = set(parse_csv(q.get("InvoiceNumbers")))
-        contact_ids = {c.lower() for c in parse_csv(q.get("ContactIDs"))}
-        statuses = {s.upper() for s in parse_csv(q.get("Statuses"))}
-        archived = _flag(request, "includeArchived")
-        term = q.get("searchTerm", "").strip().lower()
-        mine = _flag(request, "createdByMyApp")  # nothing here was created through the API
-        picked = []
-        for inv in source:
-            if (
-                mine
-                or (numbers and inv.number not in numbers)
-                or (statuses and inv.status not in statuses)
-                or (not archived and inv.status == "ARCHIVED")
-                or (contact_ids and ledger.contact_of(inv).contact_id not in contact_ids)
-                or (
-                    term
-                    and not any(
-                        term in v.lower()
-                        for v in (inv.number, inv.reference, ledger.contact_of(inv).name)
-                    )
-                )
-                or (pred is not None and not pred(inv))
-            ):
-                continue
-            picked.append(inv if keys else inv.index)
-        if keys:
-            picked = [inv.index for inv in sort_records(picked, keys)]
-        self._selections[key] = picked
-        while len(self._selections) > 8:
-            self._selections.popitem(last=False)
-        return picked
-
     def _invoice_json(self, inv: Invoice, *, paged: bool, summary: bool) -> dict:
         contact = xerojson.contact_summary(self.ledger.contact_of(inv))
         # Xero: line items only when paging (never in summaryOnly); unpaged lists omit them.
@@ -266,13 +156,16 @@ class AccountingApi:
         return xerojson.invoice(inv, contact, lines, summary_only=summary)
 
     async def invoices(self, request: Request) -> Response:
-        tenant = request.state.tenant_id
+        # A filtered or sorted scan of 100k invoices takes seconds: never on the event loop.
+        return await run_in_threadpool(self._invoices, request)
+
+    def _invoices(self, request: Request) -> Response:
+        tenant, q = request.state.tenant_id, request.query_params
         try:
-            paging = Paging.of(request)
-            picked = self._select(tenant, request)
+            paging, summary = Paging.of(q), flag(q, "summaryOnly")
+            picked = self.selector.select(tenant, q, self._since(request))
         except (QueryError, ValueError) as exc:
             return _query_error(str(exc))
-        summary = _flag(request, "summaryOnly")
         if paging.page is None:
             return self._stream(request, tenant, picked, summary)
         start, end = paging.window(len(picked))
@@ -369,6 +262,10 @@ class AccountingApi:
         if not isinstance(items, list) or not items or not isinstance(items[0], dict):
             return refuse("An Invoice is required in the request body.")
         item = items[0]
+        body_id = item.get("InvoiceID")
+        if body_id not in (None, "") and str(body_id).strip().lower() != inv.invoice_id:
+            # Our wording: Xero's exact message for a mismatched id is not on record.
+            return refuse("The InvoiceID in the request body does not match the one in the URL.")
         change: object = ...  # Ellipsis: leave ExpectedPaymentDate as it is
         if item.get("ExpectedPaymentDateString") == "":  # the only way to clear it (xero-node #476)
             change = None

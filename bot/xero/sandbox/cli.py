@@ -21,17 +21,22 @@ def settings_lines(url: str, config: SandboxConfig, redirect_uri: str) -> list[s
 
 def run_sandbox(*, port: int = 5050, seed: int = 1, orgs: int = 2, contacts: int = 50,
                 invoices: int = 500, auto_approve: bool = False, limits: bool = True,
-                client_id: str = "chaser-sandbox", client_secret: str = "chaser-sandbox-secret",
+                limits_scale: float = 1.0, client_id: str = "chaser-sandbox",
+                client_secret: str = "chaser-sandbox-secret",
                 redirect_uris: Sequence[str] = (), redirect_uri: str | None = None,
                 webhook_url: str | None = None, webhook_key: str | None = None,
                 host: str = "127.0.0.1", out: TextIO | None = None) -> None:
-    """Serve a local Xero in the foreground and print how to point the bot at it."""
+    """Serve a local Xero in the foreground and print how to point the bot at it.
+
+    Raises server.PortUnavailable (before printing anything) when the port cannot be opened.
+    """
     out = out or sys.stdout
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     ledger = build_ledger(seed=seed, orgs=orgs, contacts=contacts, invoices=invoices)
     config = SandboxConfig(client_id=client_id, client_secret=client_secret,
                            redirect_uris=tuple(redirect_uris), auto_approve=auto_approve,
-                           limits=limits, webhook_url=webhook_url, webhook_key=webhook_key)
+                           limits=limits, limits_scale=limits_scale, webhook_url=webhook_url,
+                           webhook_key=webhook_key)
     # The bot's own callback (PORT defaults to 3000); a restricted list names it first.
     callback = redirect_uri or (config.redirect_uris[0] if config.redirect_uris
                                 else f"http://127.0.0.1:3000{DEFAULT_REDIRECT_PATH}")

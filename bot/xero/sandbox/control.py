@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -18,6 +18,7 @@ from starlette.types import Scope
 
 from bot.xero.sandbox.identity import IdentityStore
 from bot.xero.sandbox.limits import SandboxStats
+from bot.xero.sandbox.records import to_amount
 
 PREFIX = "/_sandbox"
 RAW_SEND = "sandbox.raw_send"  # scope key: the server's own send, kept for dropping sockets
@@ -103,10 +104,10 @@ async def _json(request: Request) -> dict[str, Any]:
 
 
 def _money(body: dict[str, Any], name: str) -> Decimal:
-    try:
-        return Decimal(str(body[name]))
-    except (KeyError, InvalidOperation):
-        raise ValueError(f"{name} must be a number") from None
+    """A positive, finite amount: NaN, Infinity, zero and negatives are a 400, not a 500."""
+    if name not in body:
+        raise ValueError(f"{name} is required")
+    return to_amount(body[name], name)
 
 
 def _date(body: dict[str, Any], name: str) -> date:
@@ -144,7 +145,7 @@ def control_routes(*, store: IdentityStore, ledger: Any, stats: SandboxStats, fa
                 return json_response(action(request, body))
             except (KeyError, LookupError) as exc:
                 return json_response({"error": "not_found", "detail": str(exc)}, 404)
-            except (ValueError, TypeError, msgspec.DecodeError) as exc:
+            except (ValueError, TypeError, ArithmeticError, msgspec.DecodeError) as exc:
                 return json_response({"error": "bad_request", "detail": str(exc)}, 400)
         return endpoint
 
@@ -241,6 +242,10 @@ def control_routes(*, store: IdentityStore, ledger: Any, stats: SandboxStats, fa
             ledger.add_payment, amount=lambda b: _money(b, "amount"))), methods=["POST"]),
         Route(invoice + "/credit-notes", handler(invoice_change(
             ledger.add_credit_note, amount=lambda b: _money(b, "amount"))), methods=["POST"]),
+        Route(invoice + "/prepayments", handler(invoice_change(
+            ledger.add_prepayment, amount=lambda b: _money(b, "amount"))), methods=["POST"]),
+        Route(invoice + "/overpayments", handler(invoice_change(
+            ledger.add_overpayment, amount=lambda b: _money(b, "amount"))), methods=["POST"]),
         Route(invoice + "/due-date", handler(invoice_change(
             ledger.set_due_date, due=lambda b: _date(b, "due"))),
               methods=["POST"]),

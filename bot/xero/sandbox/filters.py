@@ -279,10 +279,20 @@ def compile_order(text: str, schema: Schema) -> list[tuple[Getter, bool]]:
     return keys
 
 
+def order_key(get: Getter) -> Callable[[Any], tuple[bool, Any]]:
+    """A sort key for one `order` field: nulls first ascending, like Xero's SQL ordering."""
+
+    def key(record: Any) -> tuple[bool, Any]:
+        value = get(record)
+        return value is not None, _norm(value)
+
+    return key
+
+
 def sort_records(records: list, keys: list[tuple[Getter, bool]]) -> list:
-    """Stable multi-key sort; nulls first ascending, like Xero's SQL ordering."""
+    """Stable multi-key sort in place, least significant key first."""
     for get, desc in reversed(keys):
-        records.sort(key=lambda r, g=get: (g(r) is not None, _norm(g(r))), reverse=desc)
+        records.sort(key=order_key(get), reverse=desc)
     return records
 
 

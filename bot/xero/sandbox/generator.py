@@ -1,14 +1,35 @@
-"""Deterministic sandbox book: records plus pure functions of (seed, org, index) that build them."""
+"""Deterministic sandbox book: pure functions of (seed, org, index) that build its records."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import random
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+
+from .records import (
+    AdvanceAllocation,
+    Contact,
+    CreditAllocation,
+    Ids,
+    Invoice,
+    Organisation,
+    Payment,
+    SandboxUser,
+)
+
+__all__ = [
+    "BookShape",
+    "Ids",
+    "line_items",
+    "make_contacts",
+    "make_invoice",
+    "make_organisations",
+    "make_users",
+    "rate_between",
+]
 
 CENT = Decimal("0.01")
 RATE_DP = Decimal("0.000001")
@@ -40,182 +61,6 @@ LAST = ("Anderson", "Brown", "Chen", "Davies", "Edwards", "Fraser", "Ngata", "Hu
 ITEMS = ("Consulting hours", "Call-out fee", "Materials", "Monthly retainer", "Site visit",
          "Design work", "Parts and labour", "Annual service", "Delivery", "Training session")
 # fmt: on
-KINDS = {"org": 1, "contact": 2, "invoice": 3, "payment": 4, "credit": 5, "line": 6, "user": 7}
-
-
-M64 = (1 << 64) - 1
-
-
-def _mix(x: int) -> int:
-    """splitmix64's finaliser: cheap, well-spread, deterministic across processes."""
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & M64
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EB & M64
-    return x ^ (x >> 31)
-
-
-class Ids:
-    """Deterministic, invertible v4-style UUIDs: a keyed Feistel permutation of (kind, org, index).
-
-    Inverting the id (rather than keeping an id->index dict) is what lets 100k invoices be served
-    by id with no per-invoice memory.
-    """
-
-    _MASK31 = (1 << 31) - 1
-
-    def __init__(self, seed: int) -> None:
-        digest = hashlib.blake2b(f"chaser-sandbox:{seed}".encode(), digest_size=40).digest()
-        self._keys = [int.from_bytes(digest[n : n + 8], "big") for n in range(0, 40, 8)]
-
-    def make(self, kind: str, org: int, index: int, sub: int = 0) -> str:
-        value = KINDS[kind] << 58 | org << 50 | index << 16 | sub
-        left, right, keys, mask = value >> 31, value & self._MASK31, self._keys, self._MASK31
-        for rnd in range(4):  # _mix inlined: this runs for every generated invoice
-            x = right ^ keys[rnd]
-            x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & M64
-            x = (x ^ (x >> 27)) * 0x94D049BB133111EB & M64
-            left, right = right, left ^ ((x ^ (x >> 31)) & mask)
-        low = 1 << 63 | left << 31 | right  # top bits "10": the RFC 4122 variant
-        high = _mix(low ^ keys[4]) & ~0xF000 | 0x4000  # version 4 nibble
-        s = f"{high:016x}{low:016x}"
-        return f"{s[:8]}-{s[8:12]}-{s[12:16]}-{s[16:20]}-{s[20:]}"
-
-    def parse(self, text: str) -> tuple[str, int, int, int] | None:
-        """(kind, org, index, sub) for an id this generator made, else None."""
-        try:
-            raw = uuid.UUID(str(text)).int
-        except ValueError:
-            return None
-        low, mask = raw & M64, self._MASK31
-        left, right = low >> 31 & mask, low & mask
-        for rnd in reversed(range(4)):
-            left, right = right ^ (_mix(left ^ self._keys[rnd]) & mask), left
-        value = left << 31 | right
-        kind = next((k for k, v in KINDS.items() if v == value >> 58), None)
-        if kind is None:
-            return None
-        parsed = (kind, value >> 50 & 0xFF, value >> 16 & 0x3FFFFFFFF, value & 0xFFFF)
-        return parsed if self.make(*parsed) == str(uuid.UUID(int=raw)) else None
-
-
-@dataclass(slots=True)
-class Organisation:
-    organisation_id: str
-    name: str
-    legal_name: str
-    short_code: str
-    country_code: str
-    timezone: str
-    base_currency: str
-    period_lock_date: date | None
-    end_of_year_lock_date: date | None
-    created: datetime
-    version: str = "NZ"
-    organisation_type: str = "COMPANY"
-    financial_year_end_day: int = 31
-    financial_year_end_month: int = 3
-    tax_rate: Decimal = Decimal("0.15")
-    line_amount_types: str = "Exclusive"
-    tax_number: str = ""
-    index: int = 0
-
-
-@dataclass(slots=True)
-class SandboxUser:
-    email: str
-    first_name: str
-    last_name: str
-    global_user_id: str
-    roles: dict[str, str]  # tenant_id -> OrganisationRole
-    is_subscriber: bool = False
-    updated: datetime = field(default_factory=lambda: datetime(2024, 1, 1, tzinfo=UTC))
-
-    def user_id(self, tenant_id: str) -> str:
-        """Xero's UserID is per organisation; GlobalUserID is the same everywhere."""
-        return str(uuid.uuid5(uuid.UUID(tenant_id), self.global_user_id))
-
-
-@dataclass(slots=True)
-class Contact:
-    org: int
-    index: int
-    contact_id: str
-    contact_number: str
-    account_number: str
-    status: str
-    name: str
-    first_name: str
-    last_name: str
-    email: str
-    persons: list[dict]  # ContactPersons, already in Xero's shape
-    phones: list[dict]
-    addresses: list[dict]
-    is_supplier: bool
-    is_customer: bool
-    currency: str
-    updated: datetime
-    merged_to: str | None = None
-
-
-@dataclass(slots=True)
-class Payment:
-    payment_id: str
-    date: date
-    amount: Decimal
-    reference: str
-    rate: Decimal
-
-
-@dataclass(slots=True)
-class CreditAllocation:
-    credit_note_id: str
-    number: str
-    date: date
-    amount: Decimal
-    total: Decimal
-
-
-@dataclass(slots=True, eq=False)
-class Invoice:
-    org: int
-    index: int
-    invoice_id: str
-    number: str
-    type: str
-    status: str
-    contact_idx: int
-    date: date
-    due_date: date
-    currency: str
-    rate: Decimal
-    line_amount_types: str
-    subtotal: Decimal
-    tax: Decimal
-    total: Decimal
-    reference: str
-    sent: bool
-    updated: datetime
-    payments: list[Payment]
-    credits: list[CreditAllocation]
-    expected: date | None = None
-    fully_paid_on: date | None = None
-    line_items: list[dict] | None = None  # None: derived from the seed when serialised
-
-    @property
-    def amount_paid(self) -> Decimal:
-        return sum((p.amount for p in self.payments), Decimal("0.00"))
-
-    @property
-    def amount_credited(self) -> Decimal:
-        return sum((c.amount for c in self.credits), Decimal("0.00"))
-
-    @property
-    def amount_due(self) -> Decimal:
-        # Xero reports nothing owing on voided/deleted documents.
-        if self.status in ("VOIDED", "DELETED"):
-            return Decimal("0.00")
-        return self.total - self.amount_paid - self.amount_credited
-
-
 @functools.cache
 def rate_between(base: str, currency: str) -> Decimal:
     """Units of `currency` per one unit of `base`, 6 dp as Xero shows CurrencyRate."""
@@ -423,10 +268,12 @@ def make_invoice(shape: BookShape, i: int) -> Invoice:
     if status in ("PAID", "VOIDED", "DELETED"):
         issued = today - timedelta(days=10 + int.from_bytes(u[5:7], "big") % 390)
         due = issued + timedelta(days=terms)
-    else:  # spread due dates around today: not due, 1-30, 31-60, 61-90 and 90+ days overdue
+    else:
+        # Spread due dates around today (not due, 1-30, 31-60, 61-90 and 90+ days overdue) while
+        # every issue date stays on or before today: a dated-tomorrow invoice is not real data.
         b, w = u[5], u[6]
         overdue = (
-            -(1 + w % 40)
+            -(1 + w % terms)
             if b < 70
             else 1 + w % 30
             if b < 120
@@ -438,8 +285,8 @@ def make_invoice(shape: BookShape, i: int) -> Invoice:
             if b < 235
             else 0
         )
-        due = today - timedelta(days=overdue)
-        issued = due - timedelta(days=terms)
+        issued = today - timedelta(days=overdue + terms)
+        due = issued + timedelta(days=terms)
     subtotal = (Decimal(50 + int.from_bytes(u[8:11], "big") % 500000) / 100).quantize(CENT)
     if u[11] < 20:
         subtotal *= 10
@@ -448,6 +295,7 @@ def make_invoice(shape: BookShape, i: int) -> Invoice:
     rate = rate_between(org.base_currency, currency)
     payments: list[Payment] = []
     credits: list[CreditAllocation] = []
+    advances: dict[str, list[AdvanceAllocation]] = {"prepayment": [], "overpayment": []}
     last_touch, paid_on = issued, None
     if status == "PAID":
         paid_on = min(today - timedelta(days=1), due + timedelta(days=u[12] % 45))
@@ -486,8 +334,17 @@ def make_invoice(shape: BookShape, i: int) -> Invoice:
             )
         ]
         last_touch = when
+    elif status == "AUTHORISED" and u[4] < 86:  # a prepayment (or overpayment) applied
+        kind = "prepayment" if u[4] < 80 else "overpayment"
+        when = max(issued, min(today - timedelta(days=1), issued + timedelta(days=2)))
+        amount = (total * Decimal(10 + u[15] % 50) / 100).quantize(CENT)
+        advances[kind] = [
+            AdvanceAllocation(ids.make(kind, org.index, i), when, amount, amount, "")
+        ]
+        last_touch = when
     expected = None
-    if status == "AUTHORISED" and not payments and not credits and u[16] < 16 and due < today:
+    untouched = not (payments or credits or advances["prepayment"] or advances["overpayment"])
+    if status == "AUTHORISED" and untouched and u[16] < 16 and due < today:
         expected = today + timedelta(days=3 + u[17] % 28)
     prefix = "BILL" if bill else "INV"
     return Invoice(
@@ -515,6 +372,8 @@ def make_invoice(shape: BookShape, i: int) -> Invoice:
         credits=credits,
         expected=expected,
         fully_paid_on=paid_on,
+        prepayments=advances["prepayment"],
+        overpayments=advances["overpayment"],
     )
 
 

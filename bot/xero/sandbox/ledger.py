@@ -2,65 +2,42 @@
 
 from __future__ import annotations
 
-import dataclasses
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from . import xerojson
+from .changes import ChangeEvent, EditRefused, LedgerChanges
 from .generator import (
     BookShape,
-    Contact,
-    CreditAllocation,
-    Ids,
-    Invoice,
-    Organisation,
-    Payment,
-    SandboxUser,
     line_items,
     make_contacts,
     make_invoice,
     make_organisations,
     make_users,
-    rate_between,
+)
+from .records import (
+    Contact,
+    Ids,
+    Invoice,
+    Organisation,
+    SandboxUser,
 )
 
 __all__ = ["ChangeEvent", "EditRefused", "Ledger", "Organisation", "SandboxUser", "build_ledger"]
 
 ZERO = Decimal("0.00")
-CONTACT_FIELDS = {
-    "Name": "name",
-    "EmailAddress": "email",
-    "FirstName": "first_name",
-    "LastName": "last_name",
-    "ContactNumber": "contact_number",
-    "AccountNumber": "account_number",
-    "DefaultCurrency": "currency",
-    "ContactPersons": "persons",
-}
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeEvent:
-    tenant_id: str
-    category: str  # "INVOICE" | "CONTACT"
-    event_type: str  # "CREATE" | "UPDATE"
-    resource_id: str
-    at: datetime
-
-
-class EditRefused(Exception):
-    """Xero would refuse this edit with a ValidationException carrying `messages`."""
-
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("; ".join(messages))
-        self.messages = messages
-
-
-class Ledger:
+class Ledger(LedgerChanges):
     """All tenants' data. Base invoices are a pure function of (seed, org, index), generated on
-    demand; only changed or added invoices are stored (the overlay), so memory is O(changes)."""
+    demand; only changed or added invoices are stored (the overlay), so memory is O(changes).
+
+    Thread safety: long scans run off the event loop while writes (LedgerChanges) happen on it.
+    Writers hold `_lock`; stored invoices are never mutated, so a reader that copies the overlay
+    under the lock can then scan without it.
+    """
 
     def __init__(
         self,
@@ -88,6 +65,8 @@ class Ledger:
         self._added = dict.fromkeys(self._orgs, 0)
         self._balances: dict[str, list[list[Decimal]]] = {}
         self._listeners: list[Callable[[ChangeEvent], None]] = []
+        self._lock = threading.RLock()
+        self._invoice_changes = 0  # bumped on every stored invoice; guards the balances cache
 
     # -- identity -----------------------------------------------------------------------
     def organisation(self, tenant_id: str) -> Organisation:
@@ -122,6 +101,11 @@ class Ledger:
     def invoice_count(self, tenant_id: str) -> int:
         return self._base[tenant_id] + self._added[tenant_id]
 
+    def _view(self, tenant_id: str) -> tuple[int, dict[int, Invoice]]:
+        """(invoice count, overlay copy): a consistent snapshot to scan without the lock."""
+        with self._lock:
+            return self.invoice_count(tenant_id), dict(self._overlay[tenant_id])
+
     def invoice_at(self, tenant_id: str, index: int) -> Invoice:
         found = self._overlay[tenant_id].get(index)
         return found if found is not None else make_invoice(self._shapes[tenant_id], index)
@@ -150,14 +134,14 @@ class Ledger:
         incremental syncs cost O(changes), not O(invoices).
         """
         floor = since.astimezone(UTC).replace(microsecond=0) if since else None
-        overlay = self._overlay[tenant_id]
+        count, overlay = self._view(tenant_id)
         if floor is not None and floor > self.ceiling:
             for index in sorted(overlay):
                 if overlay[index].updated.replace(microsecond=0) >= floor:
                     yield overlay[index]
             return
         shape = self._shapes[tenant_id]
-        for index in range(self.invoice_count(tenant_id)):
+        for index in range(count):
             inv = overlay.get(index)
             if inv is None:
                 inv = make_invoice(shape, index)
@@ -170,12 +154,18 @@ class Ledger:
     def balances(self, tenant_id: str, contact: Contact) -> tuple[Decimal, ...]:
         """(AR outstanding, AR overdue, AP outstanding, AP overdue), computed once then kept
         up to date by deltas. Balance changes never touch the contact's UpdatedDateUTC (Xero)."""
-        if tenant_id not in self._balances:
+        while tenant_id not in self._balances:
+            # Built from a snapshot without the lock (it may take seconds); kept only if no
+            # invoice changed meanwhile, otherwise built again from a newer snapshot.
+            seen = self._invoice_changes
             table = [[ZERO] * 4 for _ in self._contacts[tenant_id]]
             for inv in self.iter_invoices(tenant_id):
                 self._apply_balance(table, inv, 1)
-            self._balances[tenant_id] = table
-        return tuple(self._balances[tenant_id][contact.index])
+            with self._lock:
+                if seen == self._invoice_changes and tenant_id not in self._balances:
+                    self._balances[tenant_id] = table
+        with self._lock:
+            return tuple(self._balances[tenant_id][contact.index])
 
     def _apply_balance(self, table: list[list[Decimal]], inv: Invoice, sign: int) -> None:
         if inv.status != "AUTHORISED":
@@ -192,208 +182,6 @@ class Ledger:
 
     def contact_json(self, tenant_id: str, contact: Contact) -> dict:
         return xerojson.contact(contact, self.balances(tenant_id, contact), detailed=True)
-
-    # -- writes -------------------------------------------------------------------------
-    def _require(self, tenant_id: str, invoice_id: str) -> Invoice:
-        inv = self.invoice(tenant_id, invoice_id)
-        if inv is None:
-            raise KeyError(invoice_id)
-        return inv
-
-    def _store(
-        self, tenant_id: str, old: Invoice | None, new: Invoice, event: str, bump: bool = True
-    ) -> dict:
-        if bump:
-            new.updated = self.now()
-        table = self._balances.get(tenant_id)
-        if table is not None:
-            if old is not None:
-                self._apply_balance(table, old, -1)
-            self._apply_balance(table, new, 1)
-        self._overlay[tenant_id][new.index] = new
-        self.version += 1
-        if bump:
-            self._emit(ChangeEvent(tenant_id, "INVOICE", event, new.invoice_id, new.updated))
-        return self.invoice_json(new)
-
-    def _emit(self, event: ChangeEvent) -> None:
-        for listener in list(self._listeners):
-            listener(event)
-
-    @staticmethod
-    def _copy(inv: Invoice) -> Invoice:
-        return dataclasses.replace(inv, payments=list(inv.payments), credits=list(inv.credits))
-
-    def add_invoice(
-        self,
-        tenant_id: str,
-        *,
-        contact_id: str | None = None,
-        total: Decimal | str | float | None = None,
-        due_in_days: int = 14,
-        currency: str | None = None,
-        status: str = "AUTHORISED",
-    ) -> dict:
-        org = self._orgs[tenant_id]
-        if contact_id is not None:
-            contact = self.contact(tenant_id, contact_id)
-            if contact is None:
-                raise KeyError(contact_id)
-        else:
-            contact = next(c for c in self._contacts[tenant_id] if c.status == "ACTIVE")
-        amount = Decimal(str(total if total is not None else "1150.00")).quantize(Decimal("0.01"))
-        subtotal = (amount / (1 + org.tax_rate)).quantize(Decimal("0.01"))
-        index = self.invoice_count(tenant_id)
-        currency = currency or contact.currency
-        inv = Invoice(
-            org=org.index,
-            index=index,
-            invoice_id=self.ids.make("invoice", org.index, index),
-            number=f"INV-{index + 1:05d}",
-            type="ACCREC",
-            status=status,
-            contact_idx=contact.index,
-            date=self.today,
-            due_date=self.today + timedelta(days=due_in_days),
-            currency=currency,
-            rate=rate_between(org.base_currency, currency),
-            line_amount_types=org.line_amount_types,
-            subtotal=subtotal,
-            tax=amount - subtotal,
-            total=amount,
-            reference="",
-            sent=False,
-            updated=self.now(),
-            payments=[],
-            credits=[],
-        )
-        self._added[tenant_id] += 1
-        return self._store(tenant_id, None, inv, "CREATE")
-
-    def add_payment(self, tenant_id: str, invoice_id: str, amount: Decimal | str | float) -> dict:
-        old = self._require(tenant_id, invoice_id)
-        value = Decimal(str(amount)).quantize(Decimal("0.01"))
-        if old.status != "AUTHORISED" or not 0 < value <= old.amount_due:
-            raise ValueError(f"cannot pay {value} on {old.status} invoice owing {old.amount_due}")
-        inv = self._copy(old)
-        n = len(inv.payments)
-        inv.payments.append(
-            Payment(
-                self.ids.make("payment", inv.org, inv.index, n),
-                self.today,
-                value,
-                f"Payment {n + 1}",
-                inv.rate,
-            )
-        )
-        self._settle(inv)
-        return self._store(tenant_id, old, inv, "UPDATE")
-
-    def add_credit_note(
-        self, tenant_id: str, invoice_id: str, amount: Decimal | str | float
-    ) -> dict:
-        old = self._require(tenant_id, invoice_id)
-        value = Decimal(str(amount)).quantize(Decimal("0.01"))
-        if old.status != "AUTHORISED" or not 0 < value <= old.amount_due:
-            raise ValueError(
-                f"cannot credit {value} on {old.status} invoice owing {old.amount_due}"
-            )
-        inv = self._copy(old)
-        n = len(inv.credits)
-        inv.credits.append(
-            CreditAllocation(
-                self.ids.make("credit", inv.org, inv.index, n),
-                f"CN-{inv.index + 1:05d}-{n + 1}",
-                self.today,
-                value,
-                value,
-            )
-        )
-        self._settle(inv)
-        return self._store(tenant_id, old, inv, "UPDATE")
-
-    def _settle(self, inv: Invoice) -> None:
-        if inv.amount_due == 0:
-            inv.status, inv.fully_paid_on, inv.expected = "PAID", self.today, None
-
-    def set_due_date(self, tenant_id: str, invoice_id: str, due: date) -> dict:
-        old = self._require(tenant_id, invoice_id)
-        inv = self._copy(old)
-        inv.due_date = due
-        # Xero: DueDate changes on part-paid transactions don't generate a journal, so
-        # UpdatedDateUTC stays put and If-Modified-Since (and our webhooks) miss the change.
-        part_paid = inv.status == "AUTHORISED" and inv.amount_paid > 0 and inv.amount_due > 0
-        return self._store(tenant_id, old, inv, "UPDATE", bump=not part_paid)
-
-    def void_invoice(self, tenant_id: str, invoice_id: str) -> dict:
-        """AUTHORISED -> VOIDED; DRAFT/SUBMITTED -> DELETED, as Xero allows. No payments allowed."""
-        old = self._require(tenant_id, invoice_id)
-        if old.payments or old.status not in ("AUTHORISED", "DRAFT", "SUBMITTED"):
-            raise ValueError(
-                f"cannot void a {old.status} invoice with {len(old.payments)} payments"
-            )
-        inv = self._copy(old)
-        inv.status = "VOIDED" if old.status == "AUTHORISED" else "DELETED"
-        return self._store(tenant_id, old, inv, "UPDATE")
-
-    def check_editable(self, tenant_id: str, inv: Invoice) -> None:
-        """Raise EditRefused with Xero's message when an API edit of this invoice is refused."""
-        org = self._orgs[tenant_id]
-        if inv.type != "ACCREC" or inv.status != "AUTHORISED":
-            raise EditRefused(["Invoice not of valid status for modification"])
-        if inv.payments or inv.credits:
-            raise EditRefused(
-                [
-                    "This document cannot be edited as it has a payment or credit "
-                    "note allocated to it."
-                ]
-            )
-        # Lock dates close every transaction dated on or before them.
-        for lock, label in (
-            (org.period_lock_date, "period lock date"),
-            (org.end_of_year_lock_date, "end of year lock date"),
-        ):
-            if lock is not None and inv.date <= lock:
-                raise EditRefused(
-                    [
-                        f"The document date cannot be before the {label}, currently "
-                        f"set at {lock.strftime('%d-%b-%Y')}."
-                    ]
-                )
-
-    def set_expected_payment_date(
-        self, tenant_id: str, invoice_id: str, expected: date | None
-    ) -> dict:
-        """What POST /Invoices/{id} does with ExpectedPaymentDate; EditRefused as Xero refuses."""
-        old = self._require(tenant_id, invoice_id)
-        self.check_editable(tenant_id, old)
-        inv = self._copy(old)
-        inv.expected = expected
-        return self._store(tenant_id, old, inv, "UPDATE")
-
-    def _contact_change(self, tenant_id: str, contact_id: str, **attrs: object) -> dict:
-        contact = self.contact(tenant_id, contact_id)
-        if contact is None:
-            raise KeyError(contact_id)
-        for attr, value in attrs.items():
-            setattr(contact, attr, value)
-        contact.updated = self.now()
-        self.version += 1
-        self._emit(ChangeEvent(tenant_id, "CONTACT", "UPDATE", contact.contact_id, contact.updated))
-        return self.contact_json(tenant_id, contact)
-
-    def edit_contact(self, tenant_id: str, contact_id: str, **fields: object) -> dict:
-        """Fields by their Xero names, e.g. Name="…", EmailAddress="…"."""
-        unknown = set(fields) - set(CONTACT_FIELDS)
-        if unknown:
-            raise TypeError(f"unsupported contact fields: {sorted(unknown)}")
-        return self._contact_change(
-            tenant_id, contact_id, **{CONTACT_FIELDS[k]: v for k, v in fields.items()}
-        )
-
-    def archive_contact(self, tenant_id: str, contact_id: str) -> dict:
-        return self._contact_change(tenant_id, contact_id, status="ARCHIVED")
-
 
 def build_ledger(
     *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import threading
@@ -63,6 +64,15 @@ class SandboxConfig:
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
 
+class PortUnavailable(OSError):
+    """The sandbox could not listen on host:port (busy, privileged or not an address here)."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        super().__init__(error.errno, error.strerror)
+        self.host, self.port = host, port
+        self.in_use = error.errno == errno.EADDRINUSE
+
+
 class _Gateway:
     """What stands in front of Xero's Accounting API: auth, tenant, scope, limits, faults."""
 
@@ -71,6 +81,11 @@ class _Gateway:
         self.store, self.limiter, self.stats, self.faults = store, limiter, stats, faults
 
     async def accounting(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+        # Order matters: token, tenant and scope are checked before the rate limiter, so 401 and
+        # 403 answers carry no X-*Limit-Remaining headers and use none of the budget. Xero counts
+        # limits per connection (tenant + app), which is only known once the token and tenant
+        # check out. Xero documents the headers on "every response" but shows none on its
+        # 401/403 examples; this ordering is our reading, not a documented fact.
         request = Request(scope)
         try:
             grant = bearer_grant(request, self.store)
@@ -225,7 +240,12 @@ class SandboxServer:
                  host: str = "127.0.0.1", port: int = 0) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        try:
+            self._socket.bind((host, port))
+        except (OSError, OverflowError) as exc:
+            self._socket.close()
+            error = exc if isinstance(exc, OSError) else OSError(errno.EINVAL, str(exc))
+            raise PortUnavailable(host, port, error) from exc
         self._socket.listen(128)  # early callers queue until uvicorn's loop is up
         self.port = self._socket.getsockname()[1]
         self.url = f"http://{host}:{self.port}"

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import msgspec
 
-from .generator import Contact, Invoice, Organisation, SandboxUser
+from .records import AdvanceAllocation, Contact, Invoice, Organisation, SandboxUser
 
 # Decimal as a JSON number keeps "40.00" as 40.00, which is how Xero writes money.
 _encoder = msgspec.json.Encoder(decimal_format="number")
@@ -212,8 +212,8 @@ def invoice(
                 }
                 for c in inv.credits
             ],
-            "Prepayments": [],
-            "Overpayments": [],
+            "Prepayments": [_advance(inv, a, "Prepayment") for a in inv.prepayments],
+            "Overpayments": [_advance(inv, a, "Overpayment") for a in inv.overpayments],
         }
     paid, credited = inv.amount_paid, inv.amount_credited
     out |= {
@@ -248,3 +248,21 @@ def invoice(
     if inv.fully_paid_on is not None and inv.status == "PAID":
         out["FullyPaidOnDate"] = ms_date(inv.fully_paid_on)
     return out
+
+
+def _advance(inv: Invoice, applied: AdvanceAllocation, kind: str) -> dict:
+    """A prepayment or overpayment as embedded in the invoice it was applied to."""
+    side = "RECEIVE" if inv.type == "ACCREC" else "SPEND"
+    return {
+        f"{kind}ID": applied.advance_id,
+        "Type": f"{side}-{kind.upper()}",
+        "Date": ms_date(applied.date),
+        "DateString": date_string(applied.date),
+        "Status": "PAID" if applied.total == applied.amount else "AUTHORISED",
+        "Reference": applied.reference,
+        "Total": applied.total,
+        "AppliedAmount": applied.amount,
+        "RemainingCredit": applied.total - applied.amount,
+        "CurrencyCode": inv.currency,
+        "CurrencyRate": inv.rate,
+    }
