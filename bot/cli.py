@@ -100,8 +100,16 @@ def doctor() -> None:
 @friendly
 def demo(
     json_output: Annotated[bool, typer.Option("--json", help="Print figures as JSON.")] = False,
-    contacts: Annotated[int, typer.Option(min=1, help="Sandbox contacts to generate.")] = 40,
-    invoices: Annotated[int, typer.Option(min=1, help="Sandbox invoices to generate.")] = 400,
+    contacts: Annotated[
+        int,
+        typer.Option(min=1, help="Contacts per sandbox organisation (when the demo runs its own)."),
+    ] = 40,
+    invoices: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Sales invoices per sandbox organisation (when the demo runs its own)."
+        ),
+    ] = 400,
 ) -> None:
     """Run everything that exists so far on embedded defaults and say what happened."""
     from bot.demo import run_demo
@@ -124,7 +132,11 @@ def sandbox(
     seed: Annotated[int, typer.Option(help="Seed for the generated books.")] = 1,
     orgs: Annotated[int, typer.Option(min=1, help="Organisations.")] = 2,
     contacts: Annotated[int, typer.Option(min=1, help="Contacts per organisation.")] = 50,
-    invoices: Annotated[int, typer.Option(min=1, help="Invoices per organisation.")] = 500,
+    invoices: Annotated[int, typer.Option(min=1, help="Sales invoices per organisation.")] = 500,
+    bills: Annotated[
+        int | None,
+        typer.Option(min=0, help="Bills per organisation. Default: 15% of --invoices."),
+    ] = None,
     auto_approve: Annotated[
         bool, typer.Option(help="Approve consent at once for a login_hint user.")
     ] = False,
@@ -153,9 +165,10 @@ def sandbox(
     uris = [u.strip() for value in redirect_uri or [] for u in value.split(",") if u.strip()]
     try:
         run_sandbox(port=port, seed=seed, orgs=orgs, contacts=contacts, invoices=invoices,
-                    auto_approve=auto_approve, limits=limits, limits_scale=limits_scale,
-                    client_id=client_id, client_secret=client_secret, redirect_uris=uris,
-                    webhook_url=webhook_url, webhook_key=webhook_key)
+                    bills=bills, auto_approve=auto_approve, limits=limits,
+                    limits_scale=limits_scale, client_id=client_id,
+                    client_secret=client_secret, redirect_uris=uris, webhook_url=webhook_url,
+                    webhook_key=webhook_key)
     except PortUnavailable as exc:
         problem = "is in use" if exc.in_use else "cannot be opened"
         raise CommandError(

@@ -67,6 +67,49 @@ def test_book_has_every_status_bills_and_the_awkward_cases(ledger):
     assert paid.amount_due == 0 and paid.fully_paid_on is not None
 
 
+@pytest.mark.parametrize("count", [0, 1, 33, 500])
+def test_invoices_counts_sales_invoices_per_org_and_bills_default_to_fifteen_percent(count):
+    book = build_ledger(seed=2, orgs=2, contacts=12, invoices=count, today=TODAY)
+    bills = round(count * 0.15 + 1e-9)  # 15%, halves rounded up: 33 -> 4.95 -> 5 bills
+    for n in range(2):
+        kinds = Counter(i.type for i in invoices(book, n))
+        assert kinds == Counter({"ACCREC": count, "ACCPAY": bills} if bills else {"ACCREC": count})
+        assert book.invoice_count(tenant(book, n)) == count + bills
+
+
+def test_bills_are_their_own_count_spread_among_sales_invoices_and_numbered_apart():
+    book = build_ledger(seed=2, orgs=1, contacts=12, invoices=40, bills=10, today=TODAY)
+    t, book_invoices = tenant(book), invoices(book)
+    sales = [i for i in book_invoices if i.type == "ACCREC"]
+    bills = [i for i in book_invoices if i.type == "ACCPAY"]
+    assert [i.number for i in sales] == [f"INV-{n:05d}" for n in range(1, 41)]
+    assert [i.number for i in bills] == [f"BILL-{n:05d}" for n in range(1, 11)]
+    assert bills[0].index < 10 and bills[-1].index >= 40  # spread out, not all at the end
+    suppliers = {c.index for c in book.contacts(t) if c.is_supplier}
+    assert all(i.contact_idx in suppliers for i in bills)
+    assert all(book.invoice(t, i.number).index == i.index for i in (*sales, *bills))
+    assert book.invoice(t, "INV-00041") is None and book.invoice(t, "BILL-00011") is None
+    added = book.add_invoice(t)
+    assert added["InvoiceNumber"] == "INV-00041"
+    assert book.invoice(t, "INV-00041").invoice_id == added["InvoiceID"]
+    no_bills = build_ledger(seed=2, orgs=1, invoices=40, bills=0, today=TODAY)
+    assert {i.type for i in invoices(no_bills)} == {"ACCREC"}
+
+
+def test_a_book_without_suppliers_still_gets_its_bills_from_a_contact_marked_supplier():
+    book = build_ledger(seed=2, orgs=1, contacts=1, invoices=5, bills=3, today=TODAY)
+    (only,) = book.contacts(tenant(book))
+    assert only.is_supplier and only.is_customer
+    assert Counter(i.type for i in invoices(book)) == Counter({"ACCREC": 5, "ACCPAY": 3})
+
+
+def test_negative_invoice_or_bill_counts_are_refused():
+    with pytest.raises(ValueError):
+        build_ledger(invoices=-1)
+    with pytest.raises(ValueError):
+        build_ledger(invoices=10, bills=-1)
+
+
 def test_due_dates_spread_across_every_ageing_bucket(ledger):
     ages = [(TODAY - i.due_date).days for i in invoices(ledger) if i.status == "AUTHORISED"]
     buckets = [
@@ -213,7 +256,9 @@ def test_hundred_thousand_invoices_build_instantly_and_incremental_reads_skip_th
     started = time.perf_counter()
     big = build_ledger(seed=1, orgs=1, invoices=100_000, today=TODAY, now=NOW)
     t = tenant(big)
-    last = big.invoice_at(t, 99_999)
+    assert big.invoice_count(t) == 115_000  # 100,000 sales invoices and 15,000 bills
+    last = big.invoice_at(t, 114_999)
+    assert big.invoice(t, "INV-100000").type == "ACCREC"
     assert big.invoice(t, last.invoice_id).number == last.number
     assert time.perf_counter() - started < 1.0
     big.clock = lambda: NOW + timedelta(minutes=5)

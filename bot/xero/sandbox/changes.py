@@ -168,7 +168,7 @@ class LedgerChanges:
             org=org.index,
             index=index,
             invoice_id=self.ids.make("invoice", org.index, index),
-            number=f"INV-{index + 1:05d}",
+            number=self._shapes[org.organisation_id].number(index),
             type="ACCREC",
             status=status,
             contact_idx=contact.index,

@@ -20,8 +20,8 @@ def settings_lines(url: str, config: SandboxConfig, redirect_uri: str) -> list[s
 
 
 def run_sandbox(*, port: int = 5050, seed: int = 1, orgs: int = 2, contacts: int = 50,
-                invoices: int = 500, auto_approve: bool = False, limits: bool = True,
-                limits_scale: float = 1.0, client_id: str = "chaser-sandbox",
+                invoices: int = 500, bills: int | None = None, auto_approve: bool = False,
+                limits: bool = True, limits_scale: float = 1.0, client_id: str = "chaser-sandbox",
                 client_secret: str = "chaser-sandbox-secret",
                 redirect_uris: Sequence[str] = (), redirect_uri: str | None = None,
                 webhook_url: str | None = None, webhook_key: str | None = None,
@@ -32,7 +32,8 @@ def run_sandbox(*, port: int = 5050, seed: int = 1, orgs: int = 2, contacts: int
     """
     out = out or sys.stdout
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    ledger = build_ledger(seed=seed, orgs=orgs, contacts=contacts, invoices=invoices)
+    ledger = build_ledger(seed=seed, orgs=orgs, contacts=contacts, invoices=invoices,
+                          bills=bills)
     config = SandboxConfig(client_id=client_id, client_secret=client_secret,
                            redirect_uris=tuple(redirect_uris), auto_approve=auto_approve,
                            limits=limits, limits_scale=limits_scale, webhook_url=webhook_url,

@@ -23,6 +23,7 @@ from .records import (
 __all__ = [
     "BookShape",
     "Ids",
+    "default_bills",
     "line_items",
     "make_contacts",
     "make_invoice",
@@ -222,9 +223,20 @@ def make_contacts(
     return contacts
 
 
+def default_bills(invoices: int) -> int:
+    """Bills to generate beside `invoices` sales invoices: 15% of them, rounded half up."""
+    return (invoices * 15 + 50) // 100
+
+
 @dataclass(slots=True)
 class BookShape:
-    """What an org's invoices are drawn from; fixed once contacts exist."""
+    """What an org's invoices are drawn from; fixed once contacts exist.
+
+    The org has `sales` generated sales invoices (ACCREC) and `bills` generated bills (ACCPAY)
+    at indices 0 .. sales + bills - 1, the bills spread evenly among them; indices past that
+    are invoices added later, all sales invoices. Sales invoices are numbered INV-00001 upwards
+    and bills BILL-00001 upwards, each in index order, so a number maps straight to its index.
+    """
 
     seed: int
     org: Organisation
@@ -234,6 +246,8 @@ class BookShape:
     today: date
     ceiling: datetime  # every generated UpdatedDateUTC is before this
     ids: Ids
+    sales: int = 0
+    bills: int = 0
     key: bytes = b""
 
     def __post_init__(self) -> None:
@@ -241,13 +255,45 @@ class BookShape:
             f"{self.seed}:{self.org.index}".encode(), digest_size=16
         ).digest()
 
+    @property
+    def generated(self) -> int:
+        """How many invoices (sales and bills) are generated rather than added."""
+        return self.sales + self.bills
+
+    def bills_before(self, i: int) -> int:
+        """How many of the indices below i are bills: floor(i * bills / generated)."""
+        total = self.generated
+        return min(i, total) * self.bills // total if total else 0
+
+    def is_bill(self, i: int) -> bool:
+        return i < self.generated and self.bills_before(i + 1) > self.bills_before(i)
+
+    def number(self, i: int) -> str:
+        """The InvoiceNumber at index i: INV-n for the n-th sales invoice, BILL-n for a bill."""
+        before = self.bills_before(i)
+        return f"BILL-{before + 1:05d}" if self.is_bill(i) else f"INV-{i - before + 1:05d}"
+
+    def index_of(self, number: str) -> int | None:
+        """The index that `number` would be at (number() inverted), or None if it is not one."""
+        prefix, _, digits = number.partition("-")
+        if not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
+            return None
+        n, total = int(digits) - 1, self.generated
+        if prefix == "BILL" and n < self.bills:
+            # The first i with bills_before(i + 1) == n + 1: ceil((n + 1) * total / bills) - 1.
+            return -(-(n + 1) * total // self.bills) - 1
+        if prefix == "INV":
+            # Sales before i: ceil(i * sales / total); so the n-th is at floor(n * total / sales).
+            return n * total // self.sales if n < self.sales else total + n - self.sales
+        return None
+
 
 def make_invoice(shape: BookShape, i: int) -> Invoice:
-    """Invoice number i of an org: a pure function of (seed, org, i, today)."""
+    """The invoice at index i of an org: a pure function of (seed, org, i, today)."""
     u = hashlib.blake2b(i.to_bytes(5, "big"), key=shape.key, digest_size=32).digest()
     org, today, ids = shape.org, shape.today, shape.ids
-    bill = u[0] < 38 and bool(shape.suppliers)
-    pool = shape.suppliers if bill else shape.customers
+    bill = shape.is_bill(i)
+    pool = (shape.suppliers or shape.customers) if bill else shape.customers
     contact = pool[int.from_bytes(u[1:3], "big") % len(pool)]
     currency = shape.currencies[contact]
     s = u[3]
@@ -346,12 +392,11 @@ def make_invoice(shape: BookShape, i: int) -> Invoice:
     untouched = not (payments or credits or advances["prepayment"] or advances["overpayment"])
     if status == "AUTHORISED" and untouched and u[16] < 16 and due < today:
         expected = today + timedelta(days=3 + u[17] % 28)
-    prefix = "BILL" if bill else "INV"
     return Invoice(
         org=org.index,
         index=i,
         invoice_id=ids.make("invoice", org.index, i),
-        number=f"{prefix}-{i + 1:05d}",
+        number=shape.number(i),
         type="ACCPAY" if bill else "ACCREC",
         status=status,
         contact_idx=contact,

@@ -11,6 +11,7 @@ from . import xerojson
 from .changes import ChangeEvent, EditRefused, LedgerChanges
 from .generator import (
     BookShape,
+    default_bills,
     line_items,
     make_contacts,
     make_invoice,
@@ -48,7 +49,6 @@ class Ledger(LedgerChanges):
         users: list[SandboxUser],
         contacts: dict[str, list[Contact]],
         shapes: dict[str, BookShape],
-        counts: dict[str, int],
         today: date,
         clock: Callable[[], datetime],
         ceiling: datetime,
@@ -60,7 +60,7 @@ class Ledger(LedgerChanges):
         self._orgs = {o.organisation_id: o for o in organisations}
         self._contacts = contacts
         self._contact_ids = {t: {c.contact_id: c for c in cs} for t, cs in contacts.items()}
-        self._shapes, self._base = shapes, counts
+        self._shapes = shapes
         self._overlay: dict[str, dict[int, Invoice]] = {t: {} for t in self._orgs}
         self._added = dict.fromkeys(self._orgs, 0)
         self._balances: dict[str, list[list[Decimal]]] = {}
@@ -99,7 +99,8 @@ class Ledger(LedgerChanges):
         return self._contacts[self.organisations[inv.org].organisation_id][inv.contact_idx]
 
     def invoice_count(self, tenant_id: str) -> int:
-        return self._base[tenant_id] + self._added[tenant_id]
+        """Every invoice of the org: sales invoices and bills, generated and added."""
+        return self._shapes[tenant_id].generated + self._added[tenant_id]
 
     def _view(self, tenant_id: str) -> tuple[int, dict[int, Invoice]]:
         """(invoice count, overlay copy): a consistent snapshot to scan without the lock."""
@@ -118,13 +119,11 @@ class Ledger(LedgerChanges):
             if parsed[2] < self.invoice_count(tenant_id):
                 return self.invoice_at(tenant_id, parsed[2])
             return None
-        for prefix in ("INV-", "BILL-"):  # generated numbers encode the index
-            if key.startswith(prefix) and key[len(prefix) :].isdigit():
-                index = int(key[len(prefix) :]) - 1
-                if 0 <= index < self.invoice_count(tenant_id):
-                    inv = self.invoice_at(tenant_id, index)
-                    if inv.number == key:
-                        return inv
+        index = self._shapes[tenant_id].index_of(key)  # numbers map straight to indices
+        if index is not None and index < self.invoice_count(tenant_id):
+            inv = self.invoice_at(tenant_id, index)
+            if inv.number == key:
+                return inv
         return None
 
     def iter_invoices(self, tenant_id: str, since: datetime | None = None) -> Iterator[Invoice]:
@@ -189,13 +188,19 @@ def build_ledger(
     orgs: int = 2,
     contacts: int = 50,
     invoices: int = 500,
+    bills: int | None = None,
     today: date | None = None,
     now: datetime | None = None,
 ) -> Ledger:
-    """A deterministic book: `orgs` organisations, each with `contacts` contacts and `invoices`
-    invoices. Pass `now` (or `today`) to freeze the clock; otherwise it is the wall clock."""
-    if orgs < 1 or contacts < 1 or invoices < 0:
+    """A deterministic book: `orgs` organisations, each with `contacts` contacts (the last of
+    three or more an archived duplicate), `invoices` sales invoices (ACCREC) and `bills` bills
+    (ACCPAY; default about 15% of `invoices`, see default_bills).
+    Pass `now` (or `today`) to freeze the clock; otherwise it is the wall clock."""
+    if orgs < 1 or contacts < 1:
         raise ValueError("need at least one organisation and one contact")
+    bills = default_bills(invoices) if bills is None else bills
+    if invoices < 0 or bills < 0:
+        raise ValueError("invoices and bills cannot be negative")
     clock: Callable[[], datetime]
     if now is None and today is None:
         now, clock = datetime.now(UTC), (lambda: datetime.now(UTC))
@@ -212,6 +217,8 @@ def build_ledger(
         people = make_contacts(seed, org, contacts, ids, ceiling)
         active = [c for c in people if c.status == "ACTIVE"]
         customers = [c.index for c in active if c.is_customer] or [c.index for c in active]
+        if bills and not any(c.is_supplier for c in active):
+            active[-1].is_supplier = True  # Xero marks whoever has a bill as a supplier
         books[org.organisation_id] = people
         shapes[org.organisation_id] = BookShape(
             seed=seed,
@@ -222,6 +229,8 @@ def build_ledger(
             today=today,
             ceiling=ceiling,
             ids=ids,
+            sales=invoices,
+            bills=bills,
         )
     return Ledger(
         seed=seed,
@@ -230,7 +239,6 @@ def build_ledger(
         users=make_users(seed, organisations, ids),
         contacts=books,
         shapes=shapes,
-        counts=dict.fromkeys(shapes, invoices),
         today=today,
         clock=clock,
         ceiling=ceiling,
