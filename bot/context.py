@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from bot.xero.pacing import TenantPacers
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +32,7 @@ class AppContext:
     oauth: XeroOAuth
     notifier: Notifier
     clock: Callable[[], datetime] = field(default=utc_now)
+    pacers: TenantPacers = field(default_factory=TenantPacers)
 
 
 def build_context(

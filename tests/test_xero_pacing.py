@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from bot.xero.pacing import Pacer, SlidingWindow, pacer_for_tenant, shared_app_window
+from bot.xero.pacing import Pacer, SlidingWindow, TenantPacers, shared_app_window
 
 
 class FakeTime:
@@ -125,9 +125,10 @@ def test_no_more_than_five_calls_are_in_flight_at_once() -> None:
     assert peak == 5
 
 
+
 def test_every_client_of_one_tenant_draws_on_one_pacer_and_all_share_the_app_window():
-    first, again = pacer_for_tenant("tenant-a"), pacer_for_tenant("tenant-a")
-    other = pacer_for_tenant("tenant-b")
+    pacers = TenantPacers()
+    first, again, other = (pacers.for_tenant(t) for t in ("tenant-a", "tenant-a", "tenant-b"))
     assert first is again
     assert other is not first
     assert other.app is first.app is shared_app_window()

@@ -210,7 +210,8 @@ class ConnectService:
         slack_user_id = result.slack_user_id
         name = tenant.tenant_name or "Your Xero organisation"
         client = XeroClient(ctx.settings.xero_api_url, lambda: tokens.access_token,
-                            tenant.tenant_id, http=http)
+                            tenant.tenant_id, http=http,
+                            pacer=ctx.pacers.for_tenant(tenant.tenant_id))
         try:
             organisation = client.organisation()
             user = connecting_user(client.users(), xero_userid, email)

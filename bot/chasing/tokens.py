@@ -15,7 +15,6 @@ from bot.secrets import SecretBox, SecretError
 from bot.xero.auth import TokenManager, TokenSet
 from bot.xero.client import XeroClient
 from bot.xero.errors import XeroAuthError, error_from_response
-from bot.xero.pacing import pacer_for_tenant
 from storage import repositories
 from storage.db import session_scope
 from storage.models import ConnectionStatus, XeroConnection
@@ -224,7 +223,7 @@ def open_client(ctx: AppContext, connection_id: int) -> XeroClient:
     http = httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0),
                         event_hooks={"response": [_watch_for_refusal(refused)]})
     return XeroClient(ctx.settings.xero_api_url, tokens.access_token, tenant_id, http=http,
-                      pacer=pacer_for_tenant(tenant_id))
+                      pacer=ctx.pacers.for_tenant(tenant_id))
 
 
 def _watch_for_refusal(refused: Callable[[str], None]) -> Callable[[httpx.Response], None]:

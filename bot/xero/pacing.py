@@ -94,27 +94,30 @@ def shared_app_window() -> SlidingWindow:
         return _app_window_locked()
 
 
-_tenant_pacers: dict[str, Pacer] = {}
-
-
-def pacer_for_tenant(tenant_id: str) -> Pacer:
-    """The process-wide Pacer of one tenant.
-
-    Xero counts limits per tenant, not per client object: a sync and a write-back for the same
-    organisation must draw on one allowance, so every client for a tenant shares this Pacer.
-    """
-    with _app_lock:
-        pacer = _tenant_pacers.get(tenant_id)
-        if pacer is None:
-            pacer = _tenant_pacers[tenant_id] = Pacer(app_window=_app_window_locked())
-        return pacer
-
-
 def _app_window_locked() -> SlidingWindow:
     global _app_window
     if _app_window is None:
         _app_window = SlidingWindow(APP_PER_MINUTE)
     return _app_window
+
+
+class TenantPacers:
+    """One Pacer per tenant, for everything one process (one AppContext) sends to Xero.
+
+    Xero counts limits per tenant, not per client object: a sync and a write-back for the same
+    organisation must draw on one allowance, so every client for a tenant shares its Pacer.
+    """
+
+    def __init__(self) -> None:
+        self._pacers: dict[str, Pacer] = {}
+        self._lock = threading.Lock()
+
+    def for_tenant(self, tenant_id: str) -> Pacer:
+        with self._lock:
+            pacer = self._pacers.get(tenant_id)
+            if pacer is None:
+                pacer = self._pacers[tenant_id] = Pacer()
+            return pacer
 
 
 class Pacer:
