@@ -176,6 +176,10 @@ def main() -> None:
     )
     print(f"  peak RSS       {figures['peak_rss_mb']} MB")
     print(
+        "  (bot CPU = time.process_time() of this process: user + system time of all its "
+        "threads; the sandbox is a separate process and waits on it cost no CPU)"
+    )
+    print(
         f"Incremental sync, no changes: {i['api_calls']} API calls (goal 2), "
         f"{i['sandbox_429s']} 429s, {i['wall_seconds']} s, CPU {i['bot_cpu_seconds']} s"
     )

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Numeric
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Dialect, Numeric
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+BindProcessor = Callable[[Any], Any]
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:  # what the Xero client produces: nothing to do
+        return value
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+    return value.astimezone(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -23,10 +34,24 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
-        value = value.astimezone(UTC)
+        value = _as_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bulk_bind_processor(self, dialect: Dialect) -> BindProcessor | None:
+        """This type's whole bind conversion as one call (see bulk_bind_processor below)."""
+        generic = self.dialect_impl(dialect).bind_processor(dialect)
+        if dialect.name != "sqlite" or generic is None:
+            return generic
+
+        def to_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            return _as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        # The text must be exactly SQLAlchemy's SQLite DATETIME format, or stored values
+        # would stop comparing correctly with bound ones: checked, never assumed.
+        samples = (datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(999, 1, 2, 0, 0, 0, 7, UTC))
+        return to_text if all(to_text(s) == generic(s) for s in samples) else generic
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -52,6 +77,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
         self.precision = precision
         self.scale = scale
         self._quantum = Decimal(1).scaleb(-scale)
+        # Same rounding as PostgreSQL's numeric (half away from zero), so both stores agree;
+        # a context's own quantize is also cheaper than passing rounding= on every value.
+        self._quantize = Context(rounding=ROUND_HALF_UP).quantize
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
@@ -61,13 +89,30 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if isinstance(value, float):
-            raise TypeError(f"float {value!r} for an exact decimal column: pass a Decimal or str")
-        # Same rounding as PostgreSQL's numeric (half away from zero), so both stores agree.
-        exact = Decimal(value).quantize(self._quantum, rounding=ROUND_HALF_UP)
+        exact = self._exact(value)
         if dialect.name == "sqlite":
             return int(exact.scaleb(self.scale))
         return exact
+
+    def _exact(self, value: Any) -> Decimal:
+        if isinstance(value, float):
+            raise TypeError(f"float {value!r} for an exact decimal column: pass a Decimal or str")
+        return self._quantize(Decimal(value), self._quantum)
+
+    def bulk_bind_processor(self, dialect: Dialect) -> BindProcessor | None:
+        """process_bind_param as one call, with a fast path for a Decimal (see below)."""
+        if dialect.name != "sqlite":
+            return self.dialect_impl(dialect).bind_processor(dialect)
+        quantize, quantum, scale, exact_of = self._quantize, self._quantum, self.scale, self._exact
+
+        def to_units(value: Any) -> int | None:
+            if value is None:
+                return None
+            if type(value) is Decimal:
+                return int(quantize(value, quantum).scaleb(scale))
+            return int(exact_of(value).scaleb(scale))
+
+        return to_units
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
@@ -89,3 +134,31 @@ def money() -> ExactDecimal:
 def rate() -> ExactDecimal:
     """An exchange rate: Xero sends up to 10 decimal places."""
     return ExactDecimal(20, 10)
+
+
+def bulk_bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> BindProcessor | None:
+    """What SQLAlchemy does to one bound value of this type, as one cheap call (or None).
+
+    For bulk writes that hand rows straight to the driver: SQLAlchemy's own processors
+    chain two or three Python calls per value, which at 30 columns x 100,000 invoices is
+    most of a sync's CPU. The result is the same value SQLAlchemy would bind.
+    """
+    custom = getattr(column_type, "bulk_bind_processor", None)
+    if custom is not None:
+        return custom(dialect)
+    generic = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if generic is None:
+        return None
+    if isinstance(column_type, Boolean):
+        # A real bool is what the driver stores already (sqlite3 binds it as 1 or 0).
+        def to_bool(value: Any) -> Any:
+            return value if value is True or value is False else generic(value)
+
+        return to_bool
+    if isinstance(column_type, Date) and generic(date(999, 1, 2)) == "0999-01-02":
+        # SQLite keeps dates as ISO text, which is date.isoformat() exactly (checked above).
+        def to_text(value: Any) -> Any:
+            return value.isoformat() if type(value) is date else generic(value)
+
+        return to_text
+    return generic
