@@ -106,6 +106,24 @@ def test_revoked_refresh_token_marks_needs_reconnect_and_tells_admins_once(
     assert "needs reconnecting" in refused.value.user_message
 
 
+def test_access_token_xero_calls_expired_early_is_refreshed_once_and_the_call_retried(
+    ctx: AppContext, sandbox: SandboxServer
+) -> None:
+    first = connections(ctx)[0]
+    before = stored_tokens(ctx, first.id)
+    # Xero's clock says the token is dead while ours says it has 29 minutes left.
+    expired = httpx.post(f"{sandbox.url}/_sandbox/tokens/expire", json={"kind": "access"})
+    assert expired.json()["expired"] >= 1
+
+    client = open_client(ctx, first.id)
+    assert client.organisation().name == first.tenant_name
+
+    assert sandbox_stats(sandbox)["refreshes"] == 1
+    assert stored_tokens(ctx, first.id).access_token != before.access_token
+    assert {row.status for row in connections(ctx)} == {ConnectionStatus.CONNECTED}
+    assert lost_events(ctx) == []
+
+
 def test_xero_403_for_a_deleted_tenant_connection_marks_needs_reconnect(
     ctx: AppContext, sandbox: SandboxServer
 ) -> None:

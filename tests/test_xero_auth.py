@@ -54,10 +54,12 @@ class MemoryTokenStore:
     def load(self) -> TokenSet:
         return self.saved
 
-    def refresh_locked(self, refresh: Callable[[TokenSet], TokenSet]) -> TokenSet:
+    def refresh_locked(
+        self, refresh: Callable[[TokenSet], TokenSet], rejected: str | None = None
+    ) -> TokenSet:
         with self._lock:
             current = self.saved
-            if not current.expires_soon(self._clock()):
+            if not current.expires_soon(self._clock()) and current.access_token != rejected:
                 return current
             self.refresh_calls += 1
             self.saved = refresh(current)

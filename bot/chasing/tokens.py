@@ -90,8 +90,11 @@ class DbTokenStore:
             connection = session.get(XeroConnection, self.connection_id)
             return self._usable_tokens(connection)
 
-    def refresh_locked(self, refresh: Callable[[TokenSet], TokenSet]) -> TokenSet:
-        """Refresh once across every process: lock the rows, re-read, refresh only if expiring.
+    def refresh_locked(
+        self, refresh: Callable[[TokenSet], TokenSet], rejected: str | None = None
+    ) -> TokenSet:
+        """Refresh once across every process: lock the rows, re-read, refresh only if expiring
+        (or if the stored access token is `rejected`, one Xero answered 401 TokenExpired for).
 
         Xero rotates the refresh token on every refresh and the old one stops working (after a
         short grace), so the rotated set is written and committed inside the locked transaction
@@ -110,7 +113,7 @@ class DbTokenStore:
                       for row_id in row_ids}
             connection = locked.get(self.connection_id)
             current = self._usable_tokens(connection)
-            if not current.expires_soon(self._clock()):
+            if not current.expires_soon(self._clock()) and current.access_token != rejected:
                 return current  # another process refreshed while we waited for the lock
             rotated = refresh(current)
             ciphertext = self._box.encrypt(rotated.to_json())
@@ -223,7 +226,7 @@ def open_client(ctx: AppContext, connection_id: int) -> XeroClient:
     http = httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0),
                         event_hooks={"response": [_watch_for_refusal(refused)]})
     return XeroClient(ctx.settings.xero_api_url, tokens.access_token, tenant_id, http=http,
-                      pacer=ctx.pacers.for_tenant(tenant_id))
+                      pacer=ctx.pacers.for_tenant(tenant_id), token_rejected=tokens.reject)
 
 
 def _watch_for_refusal(refused: Callable[[str], None]) -> Callable[[httpx.Response], None]:

@@ -139,10 +139,12 @@ class TokenStore(Protocol):
 
     def load(self) -> TokenSet: ...
 
-    def refresh_locked(self, refresh: Callable[[TokenSet], TokenSet]) -> TokenSet:
-        """Under a cross-process lock: re-read the stored set; if still expiring, call
-        refresh(current), persist the rotated set atomically, return it; if another process
-        already refreshed, return the fresh one without calling refresh."""
+    def refresh_locked(
+        self, refresh: Callable[[TokenSet], TokenSet], rejected: str | None = None
+    ) -> TokenSet:
+        """Under a cross-process lock: re-read the stored set; if still expiring (or its access
+        token is `rejected`), call refresh(current), persist the rotated set atomically, return
+        it; if another process already refreshed, return the fresh one without calling refresh."""
         ...
 
     def mark_auth_failed(self, reason: str) -> None: ...
@@ -362,6 +364,7 @@ class TokenManager:
         self._clock = clock
         self._margin = margin
         self._tokens: TokenSet | None = None
+        self._rejected: str | None = None
         self._lock = threading.Lock()
         self.refreshes = 0
 
@@ -376,14 +379,23 @@ class TokenManager:
         with self._lock:
             if self._tokens is None:
                 self._tokens = self._store.load()
-            if self._tokens.expires_soon(self._clock(), self._margin):
+            rejected = self._rejected == self._tokens.access_token
+            if rejected or self._tokens.expires_soon(self._clock(), self._margin):
                 try:
-                    self._tokens = self._store.refresh_locked(self._refresh_if_needed)
+                    self._tokens = self._store.refresh_locked(
+                        self._refresh_if_needed, rejected=self._rejected
+                    )
                 except XeroAuthError as exc:
                     self._tokens = None
                     self._store.mark_auth_failed(exc.reason)
                     raise
             return self._tokens.access_token
+
+    def reject(self, access_token: str) -> None:
+        """Xero answered 401 TokenExpired for this token although our clock says it is valid
+        (clock skew, or revoked early): the next access_token() refreshes instead of reusing it."""
+        with self._lock:
+            self._rejected = access_token
 
     def _refresh_if_needed(self, current: TokenSet) -> TokenSet:
         if not current.refresh_token:

@@ -15,6 +15,7 @@ import tenacity
 
 from bot.xero.dates import if_modified_since
 from bot.xero.errors import (
+    XeroAuthError,
     XeroError,
     XeroNotFound,
     XeroRateLimited,
@@ -55,6 +56,7 @@ class XeroClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         *,
+        token_rejected: Callable[[str], None] | None = None,
         max_attempts: int = 5,
         max_retry_after: float = 120.0,
         backoff_initial: float = 1.0,
@@ -65,6 +67,9 @@ class XeroClient:
         self.base_url = base if base.endswith(ACCOUNTING_PATH) else base + ACCOUNTING_PATH
         self.tenant_id = tenant_id
         self.token_provider = token_provider
+        # Told when Xero answers 401 TokenExpired for a token we thought valid, so the next
+        # token_provider() call refreshes; the request is then tried once more.
+        self.token_rejected = token_rejected
         self._http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
         self.pacer = pacer or Pacer(clock=clock, sleep=sleep)
         self._sleep = sleep
@@ -239,26 +244,14 @@ class XeroClient:
         headers: dict[str, str] | None,
         body: bytes | None,
     ) -> httpx.Response:
-        request_headers = {
-            "Authorization": f"Bearer {self.token_provider()}",
-            "xero-tenant-id": self.tenant_id,
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-            **(headers or {}),
-        }
-        with self.pacer.slot():
-            with self._counter_lock:
-                self.api_calls += 1
-            try:
-                response = self._http.request(
-                    method,
-                    self.base_url + path,
-                    params=params,
-                    headers=request_headers,
-                    content=body,
-                )
-            except httpx.TransportError as exc:
-                raise XeroTransportError(f"{type(exc).__name__}: {exc}") from exc
+        token = self.token_provider()
+        response = self._send(token, method, path, params, headers, body)
+        if response.status_code == 401 and self.token_rejected is not None:
+            error = error_from_response(response)
+            if isinstance(error, XeroAuthError) and error.reason == "token_expired":
+                # Xero's clock and ours disagree, or the token died early: refresh, once.
+                self.token_rejected(token)
+                response = self._send(self.token_provider(), method, path, params, headers, body)
         self.pacer.observe(response.headers)
         if response.status_code == 429:
             error = error_from_response(response)
@@ -273,6 +266,36 @@ class XeroClient:
             # Without Accept: application/json Xero answers XML; anything else is a proxy page.
             raise XeroServerError(f"non-JSON response ({response.headers.get('content-type')})")
         return response
+
+    def _send(
+        self,
+        token: str,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        body: bytes | None,
+    ) -> httpx.Response:
+        request_headers = {
+            "Authorization": f"Bearer {token}",
+            "xero-tenant-id": self.tenant_id,
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            **(headers or {}),
+        }
+        with self.pacer.slot():
+            with self._counter_lock:
+                self.api_calls += 1
+            try:
+                return self._http.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    headers=request_headers,
+                    content=body,
+                )
+            except httpx.TransportError as exc:
+                raise XeroTransportError(f"{type(exc).__name__}: {exc}") from exc
 
     def _retryable(self, exc: BaseException) -> bool:
         if isinstance(exc, XeroRateLimited):
