@@ -28,7 +28,9 @@ def test_sync_json_prints_exactly_the_five_figures(make_world, migrated_db, tmp_
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(figures) == {"contacts", "invoices", "api_calls", "throttled", "seconds"}
-    assert figures["contacts"] == 10 and figures["invoices"] > 0 and figures["throttled"] == 0
+    assert (figures["contacts"], figures["invoices"], figures["throttled"]) == (10, 60, 0)
+    # Per organisation: Organisation, one page of contacts, one page of invoices.
+    assert figures["api_calls"] == 6
 
 
 def test_sync_of_one_named_organisation_shows_a_summary_table(make_world, migrated_db, tmp_path):
