@@ -1,4 +1,7 @@
-"""Plain functions over a Session: the only way the rest of the app reads and writes storage."""
+"""Plain functions over a Session: the only way the rest of the app reads and writes storage.
+
+Read-only queries live in storage.queries and are re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from storage.db import SQLITE_BEGIN_IMMEDIATE
 from storage.models import (
@@ -24,7 +27,14 @@ from storage.models import (
     WorkspaceMember,
     XeroConnection,
 )
+from storage.queries import (
+    contact_email_keys,
+    invoice_by_number,
+    locally_held_expected_dates,
+    overdue_invoices,
+)
 from storage.upserts import (
+    add_contact_emails,
     contact_ids_by_xero_id,
     replace_contact_emails,
     upsert_contacts,
@@ -33,8 +43,10 @@ from storage.upserts import (
 
 __all__ = [
     "LockOrderError",
+    "add_contact_emails",
     "cli_workspace",
     "consume_oauth_state",
+    "contact_email_keys",
     "contact_ids_by_xero_id",
     "create_oauth_state",
     "get_connection",
@@ -43,9 +55,11 @@ __all__ = [
     "hash_oauth_state",
     "invoice_by_number",
     "list_connections",
+    "locally_held_expected_dates",
     "lock_connection_for_update",
     "overdue_invoices",
     "record_audit",
+    "release_local_expected_dates",
     "replace_contact_emails",
     "save_connection",
     "save_connection_tokens",
@@ -58,6 +72,10 @@ __all__ = [
     "workspace_by_team_id",
     "workspace_member_ids",
 ]
+
+
+# Parameters per IN (...) list, well under SQLite's limit.
+_IN_CHUNK = 500
 
 
 class LockOrderError(RuntimeError):
@@ -292,40 +310,6 @@ def save_sync_state(session: Session, connection_id: int, entity: str, **fields:
 # Invoices -----------------------------------------------------------------------------
 
 
-def overdue_invoices(
-    session: Session,
-    connection_id: int,
-    today: date,
-    *,
-    invoice_type: str = "ACCREC",
-    statuses: Sequence[str] = ("AUTHORISED",),
-) -> list[Invoice]:
-    """Unpaid invoices of a type whose due date is before `today`, oldest due first."""
-    statement = (
-        select(Invoice)
-        .where(
-            Invoice.connection_id == connection_id,
-            Invoice.status.in_(list(statuses)),
-            Invoice.due_date < today,
-            Invoice.type == invoice_type,
-            Invoice.amount_due > 0,
-        )
-        .order_by(Invoice.due_date, Invoice.id)
-        .options(selectinload(Invoice.contact))
-    )
-    return list(session.scalars(statement))
-
-
-def invoice_by_number(session: Session, connection_id: int, number: str) -> Invoice | None:
-    """An invoice by its number: an exact match first, else one ignoring case."""
-    number = number.strip()
-    base = select(Invoice).where(Invoice.connection_id == connection_id).order_by(Invoice.id)
-    exact = session.scalars(base.where(Invoice.invoice_number == number)).first()
-    if exact is not None:
-        return exact
-    return session.scalars(base.where(func.lower(Invoice.invoice_number) == number.lower())).first()
-
-
 def set_local_expected_payment_date(
     session: Session, invoice_id: int, expected: date | None, *, reason: str | None
 ) -> None:
@@ -340,6 +324,25 @@ def set_local_expected_payment_date(
     invoice.expected_payment_date_source = ExpectedDateSource.LOCAL if expected else None
     invoice.expected_payment_date_reason = reason if expected else None
     session.flush()
+
+
+def release_local_expected_dates(
+    session: Session, connection_id: int, xero_invoice_ids: Sequence[str]
+) -> None:
+    """Hand these invoices' expected dates back to Xero: sync upserts overwrite them again."""
+    for start in range(0, len(xero_invoice_ids), _IN_CHUNK):
+        session.execute(
+            update(Invoice)
+            .where(
+                Invoice.connection_id == connection_id,
+                Invoice.xero_invoice_id.in_(xero_invoice_ids[start : start + _IN_CHUNK]),
+            )
+            .values(
+                expected_payment_date_source=ExpectedDateSource.XERO,
+                expected_payment_date_reason=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 # Audit and OAuth ----------------------------------------------------------------------

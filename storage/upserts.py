@@ -8,7 +8,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, select
+from sqlalchemy import Dialect, Table, insert, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
@@ -20,8 +20,6 @@ from storage.types import bulk_bind_processor
 UPSERT_CHUNK_ROWS = 5_000
 # Parameters per IN (...) lookup, well under SQLite's limit.
 LOOKUP_CHUNK = 500
-# SQLite page cache (KiB) a bulk upsert wants; see _roomy_sqlite_cache.
-SQLITE_BULK_CACHE_KIB = 32 * 1024
 
 _NEVER_SYNCED = {"id", "connection_id", "synced_at"}
 CONTACT_LOCAL_COLUMNS = frozenset({"chasing_paused"})
@@ -202,28 +200,9 @@ def _checked_values(
     return checked
 
 
-def _roomy_sqlite_cache(connection: Connection) -> None:
-    """Give this SQLite connection a page cache that holds the indexes an upsert touches.
-
-    Each page of invoices lands on random pages of four indexes (Xero ids are UUIDs), so
-    SQLite's default 2 MB cache thrashes once a ledger passes ~20,000 invoices: every miss
-    is a read() system call, which cost ~15 ms of CPU per 1,000 invoices at 100,000. The
-    cache only grows as pages are used and a larger setting made elsewhere is kept.
-    (Engine-wide tuning belongs in storage/db.py; this is the bulk writer's own need.)
-    """
-    if connection.dialect.name != "sqlite":
-        return
-    current = connection.exec_driver_sql("PRAGMA cache_size").scalar() or 0
-    # Negative values are KiB, positive ones pages (of page_size bytes, 4 KiB by default).
-    current_kib = -current if current < 0 else current * 4
-    if current_kib < SQLITE_BULK_CACHE_KIB:
-        connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
-
-
 def _execute_in_chunks(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
     session.flush()
     connection = session.connection()
-    _roomy_sqlite_cache(connection)
     for chunk in _chunks(rows, UPSERT_CHUNK_ROWS):
         connection.exec_driver_sql(sql, chunk)
     # The upsert bypassed the ORM: make already-loaded objects reload their new values.
@@ -297,6 +276,12 @@ def upsert_invoices(
     values = upsert.native_rows(per_row, (connection_id, None, now or datetime.now(UTC)))
     _execute_in_chunks(session, upsert.sql, values)
     return len(values)
+
+
+def add_contact_emails(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert new addresses (dicts of ContactEmail fields) in one executemany."""
+    if rows:
+        session.execute(insert(ContactEmail), list(rows))
 
 
 def replace_contact_emails(

@@ -6,7 +6,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from storage.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url, session_scope
+from storage.db import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_CACHE_KIB,
+    SQLITE_WAL_AUTOCHECKPOINT_PAGES,
+    make_engine,
+    normalize_url,
+    session_scope,
+)
 from storage.models import Workspace
 from storage.repositories import get_or_create_workspace
 
@@ -32,6 +39,10 @@ def test_sqlite_engine_creates_its_directory_and_sets_pragmas(tmp_path):
             assert pragma("PRAGMA journal_mode").scalar() == "wal"
             assert pragma("PRAGMA foreign_keys").scalar() == 1
             assert pragma("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
+            assert pragma("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
+            assert SQLITE_CACHE_KIB >= 32 * 1024
+            assert pragma("PRAGMA wal_autocheckpoint").scalar() == SQLITE_WAL_AUTOCHECKPOINT_PAGES
+            assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL: safe with WAL
         assert path.exists()
     finally:
         engine.dispose()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.chasing.mapping import contact_is_chaseable
 from bot.chasing.ports import ConnectionLost
 from bot.chasing.sync import CONTACTS, INVOICES, SyncService, sync_all
+from bot.xero.models import decode_contact_page, decode_invoice_page
 from storage import repositories
 from storage.db import session_scope
 from storage.models import (
@@ -158,7 +160,11 @@ def test_incremental_sync_picks_up_ledger_changes_with_few_calls(make_world):
     assert not contact_is_chaseable(archived.contact_status, archived.merged_to_xero_contact_id)
 
 
-def test_interrupted_sync_resumes_from_the_old_mark_without_missing_changes(make_world):
+# 1: a commit per page; 2: pages buffered and committed together, as the real sync does.
+@pytest.mark.parametrize("pages_per_commit", [1, 2])
+def test_interrupted_sync_resumes_from_the_old_mark_without_missing_changes(
+    make_world, pages_per_commit
+):
     world = make_world(contacts=10, invoices=120)
     tenant = world.tenant_id()
     sync(world, page_size=5)
@@ -173,11 +179,17 @@ def test_interrupted_sync_resumes_from_the_old_mark_without_missing_changes(make
         world.ledger.add_payment(tenant, inv.invoice_id, "1.00")
 
     def interrupt(event):
-        # After the first page of changed invoices, every attempt at the next one fails.
+        # Once the first page of changed invoices is stored (with the others of its
+        # commit), every attempt at the next page fails.
         if event.entity == INVOICES and event.page == 1:
             world.control("POST", "/faults", kind="503", count=5)
 
-    service = SyncService(world.ctx, client_factory=fast_client_factory, page_size=5)
+    service = SyncService(
+        world.ctx,
+        client_factory=fast_client_factory,
+        page_size=5,
+        pages_per_commit=pages_per_commit,
+    )
     failed = service.sync(world.connection_id, progress=interrupt)
 
     assert failed.outcome == "failed" and failed.retry_later
@@ -192,6 +204,7 @@ def test_interrupted_sync_resumes_from_the_old_mark_without_missing_changes(make
         if local_invoice(world, inv.invoice_id).amount_due != inv.amount_due - 1
     ]
     assert behind, "the interruption should have left some payments unsynced"
+    assert len(behind) < len(payable), "pages committed before the interruption are kept"
 
     resumed = sync(world, page_size=5)
     assert resumed.outcome == "ok"
@@ -278,3 +291,33 @@ def test_an_outage_at_one_organisation_leaves_the_others_synced(make_world):
         assert state.last_error and "retry later" in state.last_error
         connection = session.get(XeroConnection, first)
         assert connection.status == ConnectionStatus.CONNECTED
+
+
+def test_a_contact_and_invoice_seen_twice_in_one_commit_keep_their_latest_copy(make_world):
+    # Xero pages by UpdatedDateUTC, so a record edited mid-sync can come back on a later
+    # page that is committed together with the first.
+    world = make_world(contacts=5, invoices=5)
+    sync(world)
+    old = decode_contact_page(
+        b'{"Contacts": [{"ContactID": "c-dup", "Name": "Old", "EmailAddress": "a@example.com"}]}'
+    ).contacts[0]
+    new = decode_contact_page(
+        b'{"Contacts": [{"ContactID": "c-dup", "Name": "New", "EmailAddress": "b@example.com"}]}'
+    ).contacts[0]
+    invoices = [
+        decode_invoice_page(
+            b'{"Invoices": [{"InvoiceID": "i-dup", "Status": "%s", "AmountDue": %s,'
+            b' "Contact": {"ContactID": "c-dup"}}]}' % (status, due)
+        ).invoices[0]
+        for status, due in ((b"AUTHORISED", b"10.00"), (b"PAID", b"0.00"))
+    ]
+    service = SyncService(world.ctx, client_factory=fast_client_factory)
+    with session_scope(world.ctx.session_factory) as session:
+        service._store_contacts(session, world.connection_id, [old, new])
+        service._store_invoices(session, world.connection_id, invoices, {})
+
+    contact, emails = local_contact(world, "c-dup")
+    assert contact.name == "New" and emails == ["b@example.com"]
+    invoice = local_invoice(world, "i-dup")
+    assert invoice.status == "PAID" and invoice.amount_due == Decimal("0.00")
+    assert invoice.contact_id == contact.id

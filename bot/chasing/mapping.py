@@ -1,7 +1,11 @@
-"""Xero DTOs turned into storage row dicts (contacts, their emails, ACCREC invoices)."""
+"""Xero DTOs turned into storage row dicts (contacts, their emails, ACCREC invoices).
+
+Also the pure rules a sync needs to compare those rows with what is stored locally.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.xero.models import Address, Contact, Invoice, Phone
@@ -120,3 +124,34 @@ def invoice_row(invoice: Invoice) -> dict[str, Any]:
         "updated_date_utc": invoice.updated_date_utc,
         "expected_payment_date": invoice.expected_payment_date,
     }
+
+
+def contact_email_key(email: dict[str, Any]) -> tuple[str, str | None, str, bool]:
+    """An address as storage's contact_email_keys reports a stored one, for comparing."""
+    return (email["email"].lower(), email.get("name"), email["source"], email["include_in_emails"])
+
+
+def overtaken_local_dates(
+    rows: list[dict[str, Any]], held: dict[str, datetime | None]
+) -> list[str]:
+    """Invoices (of `rows`) whose locally held expected date yields; they leave `held`.
+
+    `held` maps each invoice whose date Xero refused to its UpdatedDateUTC when we held it.
+    The date yields once Xero itself has an expected date on a changed invoice: "changed"
+    (a newer UpdatedDateUTC than when we last stored it) is what tells a date a person
+    later set in Xero apart from the old date Xero refused to let us clear.
+    """
+    released = [
+        row["xero_invoice_id"]
+        for row in rows
+        if row["expected_payment_date"] is not None
+        and row["xero_invoice_id"] in held
+        and row["updated_date_utc"] is not None
+        and (
+            held[row["xero_invoice_id"]] is None
+            or row["updated_date_utc"] > held[row["xero_invoice_id"]]
+        )
+    ]
+    for xero_id in released:
+        held.pop(xero_id, None)
+    return released

@@ -9,9 +9,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import insert, select, update
-
-from bot.chasing.mapping import RECEIVABLE_TYPE, contact_emails, contact_row, invoice_row
+from bot.chasing.mapping import (
+    RECEIVABLE_TYPE,
+    contact_email_key,
+    contact_emails,
+    contact_row,
+    invoice_row,
+    overtaken_local_dates,
+)
 from bot.chasing.ports import UserFacingError
 from bot.chasing.tokens import mark_needs_reconnect, open_client, unavailable_message
 from bot.xero.errors import (
@@ -23,14 +28,7 @@ from bot.xero.errors import (
 )
 from storage import repositories
 from storage.db import session_scope
-from storage.models import (
-    ConnectionStatus,
-    ContactEmail,
-    EmailRole,
-    ExpectedDateSource,
-    Invoice,
-    XeroConnection,
-)
+from storage.models import ConnectionStatus, EmailRole, XeroConnection
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -49,6 +47,10 @@ RECONCILE_EVERY = timedelta(days=7)
 RETRYABLE = (XeroRateLimited, XeroServerError, XeroTransportError)
 # A second this far behind the start of the pass that saw it can gain no new stamps.
 SETTLED_AFTER = timedelta(minutes=5)
+# Pages fetched before they are stored in one transaction: a commit per page cost more CPU
+# (SQLite rewrites the same hot index pages on every commit) than holding a few in memory.
+# The write happens between two requests, so no lock is ever held across a call to Xero.
+PAGES_PER_COMMIT = 5
 
 Outcome = Literal["ok", "skipped", "failed"]
 
@@ -114,11 +116,13 @@ class SyncService:
         client_factory: ClientFactory = open_client,
         reconcile_every: timedelta = RECONCILE_EVERY,
         page_size: int = 1000,
+        pages_per_commit: int = PAGES_PER_COMMIT,
     ) -> None:
         self.ctx = ctx
         self._client_factory = client_factory
         self._reconcile_every = reconcile_every
         self._page_size = page_size  # Xero's maximum; smaller only to exercise paging
+        self._pages_per_commit = max(1, pages_per_commit)
 
     # The orchestration ------------------------------------------------------------------
 
@@ -281,39 +285,29 @@ class SyncService:
             repositories.save_sync_state(
                 session, connection_id, entity, in_progress_since=started_at
             )
-            held = _locally_held_dates(session, connection_id) if entity == INVOICES else {}
+            held = (
+                repositories.locally_held_expected_dates(session, connection_id)
+                if entity == INVOICES
+                else {}
+            )
 
         newest = since
         done = 0
+        buffered: list[tuple[int, Any]] = []  # (page number, page) fetched, not yet stored
         for number, page in enumerate(
             self._pages(client, entity, None if full else request_since), 1
         ):
-            items = page.contacts if entity == CONTACTS else page.invoices
-            with session_scope(self.ctx.session_factory) as session:
-                if entity == CONTACTS:
-                    stored = self._store_contacts(session, connection_id, items)
-                else:
-                    stored = self._store_invoices(session, connection_id, items, held)
-            done += stored
-            for item in items:
+            for item in _items(entity, page):
                 stamp = item.updated_date_utc
                 if stamp is not None and (newest is None or stamp > newest):
                     newest = stamp
-            if progress is not None:
-                pagination = page.pagination
-                progress(
-                    SyncProgress(
-                        connection_id=connection_id,
-                        tenant_name=report.tenant_name,
-                        entity=entity,
-                        done=done,
-                        total=pagination.item_count
-                        if pagination and pagination.item_count
-                        else None,
-                        page=number,
-                        page_count=pagination.page_count if pagination else None,
-                    )
-                )
+            buffered.append((number, page))
+            # Stored between two requests, never during one. Pages still buffered when a
+            # request fails are dropped: the mark has not moved, so the next sync rereads them.
+            if len(buffered) >= self._pages_per_commit:
+                done = self._store_pages(report, entity, buffered, held, done, progress)
+        if buffered:
+            done = self._store_pages(report, entity, buffered, held, done, progress)
         if entity == CONTACTS:
             report.contacts += done
         else:
@@ -331,9 +325,48 @@ class SyncService:
         with session_scope(self.ctx.session_factory) as session:
             repositories.save_sync_state(session, connection_id, entity, **fields)
 
-    def _store_contacts(self, session: Session, connection_id: int, contacts: list[Any]) -> int:
+    def _store_pages(
+        self,
+        report: SyncReport,
+        entity: str,
+        buffered: list[tuple[int, Any]],
+        held: dict[str, datetime | None],
+        done: int,
+        progress: ProgressCallback | None,
+    ) -> int:
+        """Store buffered pages in one transaction, then report each; returns rows done."""
+        items = [item for _, page in buffered for item in _items(entity, page)]
+        with session_scope(self.ctx.session_factory) as session:
+            if entity == CONTACTS:
+                self._store_contacts(session, report.connection_id, items)
+            else:
+                self._store_invoices(session, report.connection_id, items, held)
+        for number, page in buffered:
+            done += _stored_count(entity, page)
+            pagination = page.pagination
+            if progress is not None:
+                progress(
+                    SyncProgress(
+                        connection_id=report.connection_id,
+                        tenant_name=report.tenant_name,
+                        entity=entity,
+                        done=done,
+                        total=pagination.item_count
+                        if pagination and pagination.item_count
+                        else None,
+                        page=number,
+                        page_count=pagination.page_count if pagination else None,
+                    )
+                )
+        buffered.clear()
+        return done
+
+    def _store_contacts(self, session: Session, connection_id: int, contacts: list[Any]) -> None:
         if not contacts:
-            return 0
+            return
+        # A contact changed while Xero was paging can come back on a later page of the same
+        # batch: keep only its latest copy, so its new addresses are inserted once.
+        contacts = list({contact.contact_id: contact for contact in contacts}.values())
         now = self.ctx.clock()
         repositories.upsert_contacts(
             session, connection_id, [contact_row(c) for c in contacts], now=now
@@ -341,7 +374,7 @@ class SyncService:
         ids = repositories.contact_ids_by_xero_id(
             session, connection_id, (c.contact_id for c in contacts)
         )
-        existing = _existing_emails(session, ids.values())
+        existing = repositories.contact_email_keys(session, ids.values())
         fresh: list[dict[str, Any]] = []
         for contact in contacts:
             contact_id = ids.get(contact.contact_id)
@@ -354,11 +387,9 @@ class SyncService:
                 fresh.extend(
                     {**e, "contact_id": contact_id, "role": EmailRole.NORMAL} for e in wanted
                 )
-            elif had != {_email_key(e) for e in wanted}:
+            elif had != {contact_email_key(e) for e in wanted}:
                 repositories.replace_contact_emails(session, contact_id, wanted)
-        if fresh:
-            session.execute(insert(ContactEmail), fresh)
-        return len(contacts)
+        repositories.add_contact_emails(session, fresh)
 
     def _store_invoices(
         self,
@@ -366,85 +397,27 @@ class SyncService:
         connection_id: int,
         invoices: list[Any],
         held: dict[str, datetime | None],
-    ) -> int:
+    ) -> None:
         rows = [invoice_row(i) for i in invoices if i.type == RECEIVABLE_TYPE]
         if not rows:
-            return 0
+            return
         if held:
-            _release_overtaken_local_dates(session, connection_id, rows, held)
-        return repositories.upsert_invoices(session, connection_id, rows, now=self.ctx.clock())
+            released = overtaken_local_dates(rows, held)
+            if released:
+                repositories.release_local_expected_dates(session, connection_id, released)
+        # Rows of one invoice seen twice (changed while Xero was paging) are written in
+        # page order, so its latest copy wins.
+        repositories.upsert_invoices(session, connection_id, rows, now=self.ctx.clock())
 
 
-# Small queries the sync needs (kept here: they exist only for the sync's bookkeeping) -----
+def _items(entity: str, page: Any) -> list[Any]:
+    return page.contacts if entity == CONTACTS else page.invoices
 
 
-def _email_key(email: dict[str, Any]) -> tuple[str, str | None, str, bool]:
-    return (email["email"].lower(), email.get("name"), email["source"], email["include_in_emails"])
-
-
-def _existing_emails(
-    session: Session, contact_ids: Iterable[int]
-) -> dict[int, set[tuple[str, str | None, str, bool]]]:
-    found: dict[int, set[tuple[str, str | None, str, bool]]] = {}
-    ids = list(contact_ids)
-    for start in range(0, len(ids), 500):
-        statement = select(
-            ContactEmail.contact_id,
-            ContactEmail.email,
-            ContactEmail.name,
-            ContactEmail.source,
-            ContactEmail.include_in_emails,
-        ).where(ContactEmail.contact_id.in_(ids[start : start + 500]))
-        for contact_id, email, name, source, include in session.execute(statement):
-            found.setdefault(contact_id, set()).add(
-                (email.lower(), name, str(source), bool(include))
-            )
-    return found
-
-
-def _locally_held_dates(session: Session, connection_id: int) -> dict[str, datetime | None]:
-    """Invoices whose expected date Xero refused: xero id -> UpdatedDateUTC when we held it."""
-    statement = select(Invoice.xero_invoice_id, Invoice.updated_date_utc).where(
-        Invoice.connection_id == connection_id,
-        Invoice.expected_payment_date_source == ExpectedDateSource.LOCAL,
-    )
-    return {xero_id: stamp for xero_id, stamp in session.execute(statement)}
-
-
-def _release_overtaken_local_dates(
-    session: Session,
-    connection_id: int,
-    rows: list[dict[str, Any]],
-    held: dict[str, datetime | None],
-) -> None:
-    """A locally held date yields once Xero itself has an expected date on a changed invoice.
-
-    "Changed" (a newer UpdatedDateUTC than when we last stored it) is what tells a date a
-    person later set in Xero apart from the old date Xero refused to let us clear.
-    """
-    released = [
-        row["xero_invoice_id"]
-        for row in rows
-        if row["expected_payment_date"] is not None
-        and row["xero_invoice_id"] in held
-        and row["updated_date_utc"] is not None
-        and (
-            held[row["xero_invoice_id"]] is None
-            or row["updated_date_utc"] > held[row["xero_invoice_id"]]
-        )
-    ]
-    if not released:
-        return
-    session.execute(
-        update(Invoice)
-        .where(Invoice.connection_id == connection_id, Invoice.xero_invoice_id.in_(released))
-        .values(
-            expected_payment_date_source=ExpectedDateSource.XERO, expected_payment_date_reason=None
-        )
-        .execution_options(synchronize_session=False)
-    )
-    for xero_id in released:
-        held.pop(xero_id, None)
+def _stored_count(entity: str, page: Any) -> int:
+    if entity == CONTACTS:
+        return len(page.contacts)
+    return sum(1 for invoice in page.invoices if invoice.type == RECEIVABLE_TYPE)
 
 
 def sync_all(

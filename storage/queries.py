@@ -1,0 +1,81 @@
+"""Read-only queries over a Session (re-exported by storage.repositories, the way in)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import ContactEmail, ExpectedDateSource, Invoice
+
+# Parameters per IN (...) list, well under SQLite's limit.
+_IN_CHUNK = 500
+
+EmailKey = tuple[str, str | None, str, bool]
+
+
+def overdue_invoices(
+    session: Session,
+    connection_id: int,
+    today: date,
+    *,
+    invoice_type: str = "ACCREC",
+    statuses: Sequence[str] = ("AUTHORISED",),
+) -> list[Invoice]:
+    """Unpaid invoices of a type whose due date is before `today`, oldest due first."""
+    statement = (
+        select(Invoice)
+        .where(
+            Invoice.connection_id == connection_id,
+            Invoice.status.in_(list(statuses)),
+            Invoice.due_date < today,
+            Invoice.type == invoice_type,
+            Invoice.amount_due > 0,
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+        .options(selectinload(Invoice.contact))
+    )
+    return list(session.scalars(statement))
+
+
+def invoice_by_number(session: Session, connection_id: int, number: str) -> Invoice | None:
+    """An invoice by its number: an exact match first, else one ignoring case."""
+    number = number.strip()
+    base = select(Invoice).where(Invoice.connection_id == connection_id).order_by(Invoice.id)
+    exact = session.scalars(base.where(Invoice.invoice_number == number)).first()
+    if exact is not None:
+        return exact
+    return session.scalars(base.where(func.lower(Invoice.invoice_number) == number.lower())).first()
+
+
+def contact_email_keys(session: Session, contact_ids: Iterable[int]) -> dict[int, set[EmailKey]]:
+    """Each contact's stored addresses as (lower-cased email, name, source, include_in_emails).
+
+    Contacts without any address are left out.
+    """
+    found: dict[int, set[EmailKey]] = {}
+    ids = list(contact_ids)
+    for start in range(0, len(ids), _IN_CHUNK):
+        statement = select(
+            ContactEmail.contact_id,
+            ContactEmail.email,
+            ContactEmail.name,
+            ContactEmail.source,
+            ContactEmail.include_in_emails,
+        ).where(ContactEmail.contact_id.in_(ids[start : start + _IN_CHUNK]))
+        for contact_id, email, name, source, include in session.execute(statement):
+            found.setdefault(contact_id, set()).add(
+                (email.lower(), name, str(source), bool(include))
+            )
+    return found
+
+
+def locally_held_expected_dates(session: Session, connection_id: int) -> dict[str, datetime | None]:
+    """Invoices whose expected date Xero refused: xero id -> UpdatedDateUTC when we held it."""
+    statement = select(Invoice.xero_invoice_id, Invoice.updated_date_utc).where(
+        Invoice.connection_id == connection_id,
+        Invoice.expected_payment_date_source == ExpectedDateSource.LOCAL,
+    )
+    return {xero_id: stamp for xero_id, stamp in session.execute(statement)}
