@@ -26,3 +26,12 @@ def test_quickstart_holds_exactly_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert quickstart_commands()[1] in ci.splitlines()
+
+
+def test_readme_carries_the_benchmark_figures():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Benchmarks", 1)[1].split("\n## ", 1)[0]
+    for script in ("benchmarks/sync_full.py", "benchmarks/parse_invoices.py"):
+        assert script in section
+        assert (ROOT / script).exists()
+    assert "ms per 1,000 invoices" in section and "speed-up" in section
