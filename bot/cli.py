@@ -9,13 +9,16 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
-from bot.cli_support import CommandError
+from bot.chasing.ports import UserFacingError
+from bot.cli_support import CommandError, describe_db_error, redact_url
 from bot.config import ConfigError, Settings, load_settings
-from bot.doctor import describe_db_error, redact_url
 from bot.logs import configure_logging
+from bot.secrets import SecretError, SecretKeyMismatch
+from bot.xero.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -43,10 +46,23 @@ def friendly(func: F) -> F:
             err_console.print(f"[red]Configuration error:[/red] {exc} {messages.CONFIG_HINT}")
             raise typer.Exit(2) from None
         except CommandError as exc:
-            err_console.print(f"[red]Error:[/red] {exc}")
-            raise typer.Exit(1) from None
+            problem = str(exc)
+        except UserFacingError as exc:
+            problem = exc.user_message
+        except SecretKeyMismatch as exc:
+            problem = str(exc)  # already says to restore the old key or reconnect
+        except SecretError as exc:
+            problem = f"{exc}. {messages.SECRET_KEY_HINT}"
+        except SQLAlchemyError as exc:
+            problem = f"database error: {describe_db_error(exc)}"
+        err_console.print(f"[red]Error:[/red] {escape(_one_line(problem))}")
+        raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def settings_or_exit() -> Settings:
@@ -145,10 +161,12 @@ def sandbox(
         float,
         typer.Option(min=0.001, help="Multiply the minute/day limits (2 relaxes, 0.1 tightens)."),
     ] = 1.0,
-    client_id: Annotated[str, typer.Option(help="OAuth client id to accept.")] = "chaser-sandbox",
+    client_id: Annotated[
+        str, typer.Option(help="OAuth client id to accept.")
+    ] = SANDBOX_CLIENT_ID,
     client_secret: Annotated[
         str, typer.Option(help="OAuth client secret to accept.")
-    ] = "chaser-sandbox-secret",
+    ] = SANDBOX_CLIENT_SECRET,
     redirect_uri: Annotated[
         list[str] | None,
         typer.Option(

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from bot import messages
 from bot.config import Settings
-from bot.doctor import describe_db_error, redact_url
 
 if TYPE_CHECKING:
     from bot.context import AppContext
@@ -16,6 +15,23 @@ if TYPE_CHECKING:
 
 class CommandError(Exception):
     """A failure the user can act on: the CLI prints it as one line and exits 1."""
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for printing: the password is masked."""
+    from sqlalchemy import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is printed without its userinfo
+        return url.split("@")[-1]
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """The first line of a driver error, without SQLAlchemy's boilerplate links."""
+    original = getattr(exc, "orig", None) or exc
+    first = str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
+    return first
 
 
 def migrated_context(settings: Settings) -> AppContext:

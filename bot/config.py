@@ -67,18 +67,14 @@ class Settings(BaseSettings):
     def _database_url_shape(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("must start with sqlite:/// or postgresql://")
-        if value.startswith("postgres://"):
-            value = "postgresql://" + value.removeprefix("postgres://")
-        if value.startswith("postgresql://"):
-            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
-        return value
+        return value  # storage.db.normalize_url picks the driver
 
     @field_validator("xero_base_url", "public_url", "slack_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/") + "/" if value and value.endswith("/api/") else value
+        return value
 
     @field_validator("smtp_url")
     @classmethod

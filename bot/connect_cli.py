@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import threading
 import time
 import webbrowser
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import uvicorn
@@ -35,8 +34,6 @@ MISSING_CREDENTIALS = (
 
 def prepared_context(settings: Settings) -> AppContext:
     """The context for a CLI command, after checking Xero credentials and the schema."""
-    # httpx logs every URL at INFO, and callback URLs carry the one-time authorization code.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
     if not settings.xero_configured:
         raise CommandError(MISSING_CREDENTIALS)
     return migrated_context(settings)
@@ -114,14 +111,36 @@ def run_connect(settings: Settings, console: Console, *, login_hint: str | None 
     return outcome.result
 
 
+def follow_auto_approval(url: str) -> str | None:
+    """The callback URL (carrying code and state, or error) an authorize URL redirects to.
+
+    A local sandbox started with --auto-approve approves at once for a login_hint user; the
+    callback itself is not requested. None when the redirects end elsewhere (a login page:
+    a person has to approve). httpx errors are the caller's to handle.
+    """
+    with httpx.Client(follow_redirects=False, timeout=30.0) as http:
+        response = http.get(url)
+        for _ in range(10):
+            if not response.is_redirect:
+                return None
+            location = urljoin(str(response.url), response.headers["location"])
+            query = parse_qs(urlsplit(location).query)
+            if ("code" in query and "state" in query) or "error" in query:
+                return location
+            response = http.get(location)
+    return None
+
+
 def _follow(url: str, callback_uri: str) -> bool:
     """Follow the authorize URL; True when it led straight back to our callback."""
     try:
-        with httpx.Client(follow_redirects=True, timeout=30.0) as client:
-            response = client.get(url)
+        location = follow_auto_approval(url)
+        if location is None or urlsplit(location).path != urlsplit(callback_uri).path:
+            return False
+        httpx.get(location, timeout=30.0)  # hand the code to our own callback server
     except httpx.HTTPError:
         return False  # not auto-approving after all: the person can still open the link
-    return response.url.path == urlsplit(callback_uri).path
+    return True
 
 
 def _print_result(console: Console, result: ConnectResult) -> None:

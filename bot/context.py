@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.xero.auth import utc_now
 from bot.xero.pacing import TenantPacers
 
 if TYPE_CHECKING:
@@ -16,10 +17,6 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.secrets import SecretBox
     from bot.xero.auth import XeroOAuth
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -11,18 +11,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
 
 from bot.chasing.overdue import Receivable, ReceivablesSummary, org_today, summarize
 from bot.chasing.timezones import org_zone
+from bot.cli_support import CommandError, redact_url
 from bot.config import Settings
-from bot.doctor import redact_url
+from bot.xero.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 if TYPE_CHECKING:
     from bot.chasing.connections import ConnectResult
@@ -30,15 +30,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SANDBOX_CLIENT_ID = "chaser-sandbox"
-SANDBOX_CLIENT_SECRET = "chaser-sandbox-secret"
 # A sandbox user with the Standard role in every generated organisation.
 SANDBOX_LOGIN_HINT = "finance@sandbox.example"
 DEMO_ORGS = 2
 DEMO_ACTOR = "demo"
 
 
-class DemoError(Exception):
+class DemoError(CommandError):
     """The demo could not go on; the message is one line for the terminal."""
 
 
@@ -52,26 +50,22 @@ def connect_unattended(ctx: AppContext, login_hint: str = SANDBOX_LOGIN_HINT) ->
     read the code and state off that redirect instead of serving the callback route.
     """
     from bot.chasing.connections import ConnectService
+    from bot.connect_cli import follow_auto_approval
     from storage.models import CLI_WORKSPACE_TEAM_ID
 
     service = ConnectService(ctx)
-    url = service.start(CLI_WORKSPACE_TEAM_ID, None, login_hint=login_hint)
-    with httpx.Client(follow_redirects=False, timeout=30.0) as http:
-        response = http.get(url)
-        for _ in range(10):
-            if not response.is_redirect:
-                break
-            location = urljoin(str(response.url), response.headers["location"])
-            query = parse_qs(urlsplit(location).query)
-            if "code" in query and "state" in query:
-                return service.complete(query["state"][0], query["code"][0])
-            if "error" in query:
-                raise DemoError(f"the sandbox refused consent: {query['error'][0]}")
-            response = http.get(location)
-    raise DemoError(
-        "the sandbox did not approve consent at once: start it with `chaser sandbox "
-        "--auto-approve`, or unset XERO_BASE_URL to let the demo run its own."
+    location = follow_auto_approval(
+        service.start(CLI_WORKSPACE_TEAM_ID, None, login_hint=login_hint)
     )
+    if location is None:
+        raise DemoError(
+            "the sandbox did not approve consent at once: start it with `chaser sandbox "
+            "--auto-approve`, or unset XERO_BASE_URL to let the demo run its own."
+        )
+    query = parse_qs(urlsplit(location).query)
+    if "error" in query:
+        raise DemoError(f"the sandbox refused consent: {query['error'][0]}")
+    return service.complete(query["state"][0], query["code"][0])
 
 
 # The sandbox --------------------------------------------------------------------------
@@ -138,32 +132,21 @@ def receivables_summaries(ctx: AppContext) -> list[OrgSummary]:
     """Per connected organisation: aging as of today in its own timezone, from the local store."""
     from storage import repositories
     from storage.db import session_scope
-    from storage.models import Contact, Invoice
 
     result = []
     with session_scope(ctx.session_factory) as session:
         for connection in repositories.list_connections(session):
             today = org_today(ctx.clock(), connection.timezone)
-            rows = session.execute(
-                select(
-                    Invoice.invoice_number,
-                    Contact.name,
-                    Invoice.due_date,
-                    Invoice.amount_due,
-                    Invoice.currency_code,
-                    Invoice.expected_payment_date,
-                )
-                .outerjoin(Contact, Invoice.contact_id == Contact.id)
-                .where(
-                    Invoice.connection_id == connection.id,
-                    Invoice.type == "ACCREC",
-                    Invoice.status == "AUTHORISED",
-                    Invoice.amount_due > 0,
-                )
-            )
             receivables = [
-                Receivable(number, customer, due, amount, currency or "", expected)
-                for number, customer, due, amount, currency, expected in rows
+                Receivable(
+                    invoice.invoice_number,
+                    invoice.contact.name if invoice.contact else None,
+                    invoice.due_date,
+                    invoice.amount_due,
+                    invoice.currency_code or "",
+                    invoice.expected_payment_date,
+                )
+                for invoice in repositories.open_invoices(session, connection.id)
             ]
             result.append(
                 OrgSummary(
@@ -179,11 +162,11 @@ def receivables_summaries(ctx: AppContext) -> list[OrgSummary]:
 def write_back_examples(ctx: AppContext, connection_id: int) -> list[dict[str, Any]]:
     """Set an expected date on a clean invoice and on a part-paid one, and say where each went."""
     from bot.chasing.expected_dates import set_expected_payment_date
+    from storage import repositories
     from storage.db import session_scope
-    from storage.models import Invoice, XeroConnection
 
     with session_scope(ctx.session_factory) as session:
-        connection = session.get(XeroConnection, connection_id)
+        connection = repositories.get_connection(session, connection_id)
         lock = (
             max(
                 (d for d in (connection.period_lock_date, connection.end_of_year_lock_date) if d),
@@ -192,24 +175,16 @@ def write_back_examples(ctx: AppContext, connection_id: int) -> list[dict[str, A
             if connection
             else None
         )
-        open_invoices = (
-            select(Invoice)
-            .where(
-                Invoice.connection_id == connection_id,
-                Invoice.type == "ACCREC",
-                Invoice.status == "AUTHORISED",
-                Invoice.amount_due > 0,
-            )
-            .order_by(Invoice.id)
+        open_invoices = repositories.open_invoices(session, connection_id)
+        clean = next(
+            (
+                inv for inv in open_invoices
+                if inv.amount_paid == 0 and inv.amount_credited == 0
+                and (lock is None or (inv.date is not None and inv.date > lock))
+            ),
+            None,
         )
-        clean = session.scalars(
-            open_invoices.where(
-                Invoice.amount_paid == 0,
-                Invoice.amount_credited == 0,
-                *([Invoice.date > lock] if lock else []),
-            )
-        ).first()
-        part_paid = session.scalars(open_invoices.where(Invoice.amount_paid > 0)).first()
+        part_paid = next((inv for inv in open_invoices if (inv.amount_paid or 0) > 0), None)
         picks = [
             (kind, inv.id, inv.invoice_number)
             for kind, inv in (("clean", clean), ("part_paid", part_paid))
@@ -245,8 +220,10 @@ def run_demo(
     from bot.chasing.ports import RecordingNotifier
     from bot.chasing.sync import sync_all
     from bot.context import build_context
+    from bot.sync_cli import summed_figures
 
     url = fresh_database(settings.data_dir)
+    sandbox_url = settings.xero_base_url
     try:
         with demo_sandbox(settings, contacts=contacts, invoices=invoices) as sandbox_url:
             ctx = build_context(
@@ -265,14 +242,10 @@ def run_demo(
             summaries = receivables_summaries(ctx)
             write_back = write_back_examples(ctx, summaries[0].connection_id) if summaries else []
     except httpx.HTTPError as exc:
-        raise DemoError(f"could not reach the sandbox at {settings.xero_base_url}: {exc}") from exc
+        raise DemoError(f"could not reach the sandbox at {sandbox_url}: {exc}") from exc
 
-    totals = {
-        key: sum(r.figures()[key] for r in reports)
-        for key in ("contacts", "invoices", "api_calls", "throttled")
-    }
     figures: dict[str, object] = {
-        **totals,
+        **summed_figures(reports),
         "seconds": round(sum(r.seconds for r in reports), 3),
         "database": redact_url(url),
         "sandbox": sandbox_url,

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
+from bot.cli_support import describe_db_error, redact_url
 from bot.config import Settings
 
 
@@ -18,21 +19,6 @@ class Check:
     name: str
     status: Literal["pass", "fail", "skip"]
     detail: str
-
-
-def redact_url(url: str) -> str:
-    """A database URL fit for printing: the password is masked."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL is printed without its userinfo
-        return url.split("@")[-1]
-
-
-def describe_db_error(exc: BaseException) -> str:
-    """The first line of a driver error, without SQLAlchemy's boilerplate links."""
-    original = getattr(exc, "orig", None) or exc
-    first = str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
-    return first
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:

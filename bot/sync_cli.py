@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -29,13 +30,15 @@ def _targets(ctx: AppContext, org: str | None) -> list[int]:
         return [c.id for c in choose_connections(repositories.list_connections(session), org)]
 
 
+def summed_figures(reports: Iterable[SyncReport]) -> dict[str, int]:
+    """Contacts, invoices, API calls and throttled requests summed over organisations."""
+    figures = [report.figures() for report in reports]
+    return {key: sum(int(f[key]) for f in figures) for key in FIGURES}
+
+
 def totals(reports: list[SyncReport], seconds: float) -> dict[str, int | float]:
     """The `--json` object: figures summed over organisations, wall-clock seconds."""
-    summed: dict[str, int | float] = {
-        key: sum(int(report.figures()[key]) for report in reports) for key in FIGURES
-    }
-    summed["seconds"] = round(seconds, 3)
-    return summed
+    return {**summed_figures(reports), "seconds": round(seconds, 3)}
 
 
 def run_sync(
@@ -48,17 +51,14 @@ def run_sync(
     err_console: Console | None = None,
 ) -> int:
     """Sync the chosen (or every) organisation; returns the exit code (1 if any failed)."""
-    from bot.chasing.sync import SyncService
+    from bot.chasing.sync import sync_all
 
     err_console = err_console or Console(stderr=True, highlight=False)
     ctx = migrated_context(settings)
     targets = _targets(ctx, org)
-    service = SyncService(ctx)
     started = time.perf_counter()
-    reports: list[SyncReport] = []
     if json_output:
-        for connection_id in targets:
-            reports.append(service.sync(connection_id, full=full))
+        reports = sync_all(ctx, full=full, connection_ids=targets)
     else:
         with Progress(
             TextColumn("{task.description}"),
@@ -79,8 +79,7 @@ def run_sync(
                     tasks[key], completed=event.done, total=event.total or event.done or None
                 )
 
-            for connection_id in targets:
-                reports.append(service.sync(connection_id, full=full, progress=advance))
+            reports = sync_all(ctx, full=full, progress=advance, connection_ids=targets)
     seconds = time.perf_counter() - started
 
     for report in reports:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import ContactEmail, ExpectedDateSource, Invoice
@@ -14,6 +14,33 @@ from storage.models import ContactEmail, ExpectedDateSource, Invoice
 _IN_CHUNK = 500
 
 EmailKey = tuple[str, str | None, str, bool]
+
+
+def _open_statement(
+    connection_id: int, invoice_type: str, statuses: Sequence[str]
+) -> Select[tuple[Invoice]]:
+    return select(Invoice).where(
+        Invoice.connection_id == connection_id,
+        Invoice.status.in_(list(statuses)),
+        Invoice.type == invoice_type,
+        Invoice.amount_due > 0,
+    )
+
+
+def open_invoices(
+    session: Session,
+    connection_id: int,
+    *,
+    invoice_type: str = "ACCREC",
+    statuses: Sequence[str] = ("AUTHORISED",),
+) -> list[Invoice]:
+    """Invoices of a type with money still owing (due or not), by id, contacts loaded."""
+    statement = (
+        _open_statement(connection_id, invoice_type, statuses)
+        .order_by(Invoice.id)
+        .options(selectinload(Invoice.contact))
+    )
+    return list(session.scalars(statement))
 
 
 def overdue_invoices(
@@ -26,14 +53,8 @@ def overdue_invoices(
 ) -> list[Invoice]:
     """Unpaid invoices of a type whose due date is before `today`, oldest due first."""
     statement = (
-        select(Invoice)
-        .where(
-            Invoice.connection_id == connection_id,
-            Invoice.status.in_(list(statuses)),
-            Invoice.due_date < today,
-            Invoice.type == invoice_type,
-            Invoice.amount_due > 0,
-        )
+        _open_statement(connection_id, invoice_type, statuses)
+        .where(Invoice.due_date < today)
         .order_by(Invoice.due_date, Invoice.id)
         .options(selectinload(Invoice.contact))
     )

@@ -1,11 +1,11 @@
 """Plain functions over a Session: the only way the rest of the app reads and writes storage.
 
-Read-only queries live in storage.queries and are re-exported here.
+Read-only queries (storage.queries), sync upserts (storage.upserts), the audit trail
+(storage.audit) and OAuth states (storage.oauth) live apart and are re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -13,24 +13,25 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from storage.audit import record_audit
 from storage.db import SQLITE_BEGIN_IMMEDIATE
 from storage.models import (
     CLI_WORKSPACE_TEAM_ID,
-    AuditEntry,
     ConnectionStatus,
     ExpectedDateSource,
     Invoice,
     MemberRole,
-    OAuthState,
     SyncState,
     Workspace,
     WorkspaceMember,
     XeroConnection,
 )
+from storage.oauth import consume_oauth_state, create_oauth_state, hash_oauth_state
 from storage.queries import (
     contact_email_keys,
     invoice_by_number,
     locally_held_expected_dates,
+    open_invoices,
     overdue_invoices,
 )
 from storage.upserts import (
@@ -45,6 +46,7 @@ __all__ = [
     "LockOrderError",
     "add_contact_emails",
     "cli_workspace",
+    "connections_by_xero_user",
     "consume_oauth_state",
     "contact_email_keys",
     "contact_ids_by_xero_id",
@@ -57,6 +59,8 @@ __all__ = [
     "list_connections",
     "locally_held_expected_dates",
     "lock_connection_for_update",
+    "lock_workspace_connections",
+    "open_invoices",
     "overdue_invoices",
     "record_audit",
     "release_local_expected_dates",
@@ -165,6 +169,24 @@ def list_connections(
     return list(session.scalars(statement))
 
 
+def connections_by_xero_user(
+    session: Session,
+    xero_user: str,
+    *,
+    statuses: Sequence[ConnectionStatus] = (ConnectionStatus.CONNECTED,),
+) -> list[XeroConnection]:
+    """Connections (connected ones by default) that this Xero user made, ignoring case.
+
+    Emails are compared casefolded: Xero's id_token and users list do not agree on case.
+    """
+    wanted = xero_user.casefold()
+    return [
+        connection
+        for connection in list_connections(session, statuses=statuses)
+        if (connection.connected_by_xero_user or "").casefold() == wanted
+    ]
+
+
 def save_connection(
     session: Session,
     *,
@@ -207,7 +229,7 @@ def save_connection_tokens(
     session: Session,
     connection_id: int,
     *,
-    token_ciphertext: str,
+    token_ciphertext: str | None,
     token_expires_at: datetime | None,
     expected_version: int,
     now: datetime | None = None,
@@ -216,6 +238,8 @@ def save_connection_tokens(
 
     Returns False when another process got there first: Xero rotates refresh tokens, so
     the loser must reload and use the winner's tokens rather than overwrite them.
+    None clears the tokens (a disconnected row keeps no usable secret). Either way
+    token_version moves on, so anyone holding the old version notices.
     """
     result = session.execute(
         update(XeroConnection)
@@ -270,6 +294,30 @@ def lock_connection_for_update(session: Session, connection_id: int) -> XeroConn
     return session.scalars(statement).one_or_none()
 
 
+def lock_workspace_connections(session: Session, connection_id: int) -> list[XeroConnection]:
+    """Lock every connection of this connection's workspace, in id order, freshly loaded.
+
+    One statement lists and locks, so a sibling cannot be missed between the two; locking in
+    id order means two refreshers of the same workspace never deadlock. Empty when the
+    connection does not exist. The SQLite rule of lock_connection_for_update applies.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        _begin_immediate(session)
+    workspace_id = (
+        select(XeroConnection.workspace_id)
+        .where(XeroConnection.id == connection_id)
+        .scalar_subquery()
+    )
+    statement = (
+        select(XeroConnection)
+        .where(XeroConnection.workspace_id == workspace_id)
+        .order_by(XeroConnection.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(statement))
+
+
 def _begin_immediate(session: Session) -> None:
     if session.in_transaction():
         if session.connection().get_execution_options().get(SQLITE_BEGIN_IMMEDIATE):
@@ -315,14 +363,15 @@ def set_local_expected_payment_date(
 ) -> None:
     """Keep an expected payment date locally (Xero refused it); sync will not overwrite it.
 
-    Passing None clears the local date, handing the field back to Xero on the next sync.
+    None is held locally too: Xero refused clearing its date, and ours is "none". Sync hands
+    the field back to Xero through release_local_expected_dates once Xero's copy moves on.
     """
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
         raise LookupError(f"no invoice with id {invoice_id}")
     invoice.expected_payment_date = expected
-    invoice.expected_payment_date_source = ExpectedDateSource.LOCAL if expected else None
-    invoice.expected_payment_date_reason = reason if expected else None
+    invoice.expected_payment_date_source = ExpectedDateSource.LOCAL
+    invoice.expected_payment_date_reason = reason
     session.flush()
 
 
@@ -343,85 +392,3 @@ def release_local_expected_dates(
             )
             .execution_options(synchronize_session=False)
         )
-
-
-# Audit and OAuth ----------------------------------------------------------------------
-
-
-def record_audit(
-    session: Session,
-    *,
-    action: str,
-    actor: str,
-    workspace_id: int | None = None,
-    connection_id: int | None = None,
-    detail: dict[str, Any] | None = None,
-    at: datetime | None = None,
-) -> AuditEntry:
-    """Append one audit entry (never put secrets in `detail`)."""
-    entry = AuditEntry(
-        at=_now(at),
-        action=action,
-        actor=actor,
-        workspace_id=workspace_id,
-        connection_id=connection_id,
-        detail=detail,
-    )
-    session.add(entry)
-    session.flush()
-    return entry
-
-
-def hash_oauth_state(state: str) -> str:
-    """The stored form of an OAuth state parameter."""
-    return hashlib.sha256(state.encode()).hexdigest()
-
-
-def create_oauth_state(
-    session: Session,
-    *,
-    state: str,
-    expires_at: datetime,
-    code_verifier_ciphertext: str | None = None,
-    workspace_id: int | None = None,
-    slack_user_id: str | None = None,
-    now: datetime | None = None,
-) -> OAuthState:
-    """Remember a pending authorisation; only the state's hash is stored."""
-    row = OAuthState(
-        state_hash=hash_oauth_state(state),
-        code_verifier_ciphertext=code_verifier_ciphertext,
-        workspace_id=workspace_id,
-        slack_user_id=slack_user_id,
-        created_at=_now(now),
-        expires_at=expires_at,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def consume_oauth_state(session: Session, state: str, now: datetime) -> OAuthState | None:
-    """Use up a pending state: returns it once if unexpired, else None (replays, forgeries).
-
-    The single conditional UPDATE is what makes it single-use across processes: only one
-    caller can move used_at from NULL.
-    """
-    state_hash = hash_oauth_state(state)
-    result = session.execute(
-        update(OAuthState)
-        .where(
-            OAuthState.state_hash == state_hash,
-            OAuthState.used_at.is_(None),
-            OAuthState.expires_at > now,
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return None
-    return session.scalars(
-        select(OAuthState)
-        .where(OAuthState.state_hash == state_hash)
-        .execution_options(populate_existing=True)
-    ).one()

@@ -134,3 +134,83 @@ def test_sandbox_serves_with_the_client_and_redirect_uris_it_was_given(tmp_path)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     assert "Traceback" not in out + err
+
+
+def test_a_secret_key_file_that_is_not_a_key_is_one_line_saying_what_to_do(tmp_path):
+    env = {"CHASER_DATA_DIR": str(tmp_path / "data")}
+    assert run_chaser("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    key_file = tmp_path / "data" / "secret.key"
+    key_file.write_text("not a key\n")
+    key_file.chmod(0o600)
+
+    result = run_chaser("sync", env=env, cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "does not hold a Fernet key" in result.stderr
+    assert "chaser connect" in result.stderr
+
+
+def _failing_command(error: BaseException):
+    import typer
+    from typer.testing import CliRunner
+
+    from bot.cli import friendly
+
+    one = typer.Typer()
+
+    @one.command()
+    @friendly
+    def fail() -> None:
+        raise error
+
+    return CliRunner().invoke(one, [])
+
+
+def _user_facing_error():
+    from bot.chasing.ports import UserFacingError
+
+    return UserFacingError("Acme Ltd needs reconnecting.", detail="internal detail")
+
+
+def _key_mismatch():
+    from cryptography.fernet import Fernet
+
+    from bot.secrets import SecretBox, SecretError
+
+    ciphertext = SecretBox(Fernet.generate_key()).encrypt("tokens")
+    try:
+        SecretBox(Fernet.generate_key()).decrypt(ciphertext)
+    except SecretError as exc:
+        return exc
+    raise AssertionError("a different key decrypted the ciphertext")
+
+
+def _database_locked():
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("UPDATE x", {}, sqlite3.OperationalError("database is locked"))
+
+
+@pytest.mark.parametrize(
+    ("make_error", "says"),
+    [
+        (_user_facing_error, "Acme Ltd needs reconnecting."),
+        (_key_mismatch, "Restore the old key, or reconnect Xero"),
+        (_database_locked, "database is locked"),
+    ],
+    ids=["user-facing", "secret-key-changed", "database-locked"],
+)
+def test_expected_failures_become_one_line_and_exit_1(make_error, says):
+    result = _failing_command(make_error())
+
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    output = result.output
+    assert "Traceback" not in output
+    assert len(output.strip().splitlines()) == 1, output
+    assert says in output
+    assert "internal detail" not in output

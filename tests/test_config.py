@@ -21,8 +21,14 @@ def test_default_database_is_a_sqlite_file_in_the_data_directory(tmp_path):
 
 
 def test_postgres_urls_use_the_psycopg3_driver(monkeypatch):
+    from storage.db import make_engine
+
     monkeypatch.setenv("DATABASE_URL", "postgres://u@db:5432/chaser")
-    assert load_settings().resolved_database_url == "postgresql+psycopg://u@db:5432/chaser"
+    engine = make_engine(load_settings().resolved_database_url)  # builds, does not connect
+    try:
+        assert engine.url.render_as_string() == "postgresql+psycopg://u@db:5432/chaser"
+    finally:
+        engine.dispose()
 
 
 def test_dotenv_file_is_read(tmp_path):

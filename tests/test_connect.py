@@ -230,3 +230,18 @@ def test_disconnect_when_xero_is_unreachable_still_disconnects_and_says_so(
     assert not result.revoked_at_xero
     assert result.xero_warning and "Connected apps" in result.xero_warning
     assert connections(ctx)[0].status == ConnectionStatus.DISCONNECTED
+
+
+def test_disconnect_keeps_the_grant_when_a_sibling_was_connected_by_the_same_user_in_other_case(
+    ctx: AppContext, sandbox: SandboxServer
+) -> None:
+    connect(ctx)
+    first, second = connections(ctx)
+    with session_scope(ctx.session_factory) as session:
+        session.get(type(second), second.id).connected_by_xero_user = "Finance@Sandbox.Example"
+
+    result = ConnectService(ctx).disconnect(first.id, actor="cli")
+
+    assert result.revoked_at_xero
+    # Same Xero user (emails are case-insensitive): the grant was not revoked for the sibling.
+    assert open_client(ctx, second.id).organisation().name == second.tenant_name

@@ -93,3 +93,13 @@ def test_demo_reuses_the_sandbox_that_xero_base_url_points_at(tmp_path):
     assert calls["GET /Contacts"] >= 1 and calls["GET /Invoices"] >= 1
     assert sum(calls.values()) == stats["calls_total"] >= figures["api_calls"]
     assert stats["token_exchanges"] == 1
+
+
+def test_demo_with_an_unreachable_sandbox_says_so_in_one_line_naming_its_url(tmp_path):
+    done = run_demo(tmp_path, env_extra={"XERO_BASE_URL": "http://127.0.0.1:9"})
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "could not reach the sandbox at http://127.0.0.1:9" in lines[0]

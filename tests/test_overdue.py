@@ -134,3 +134,16 @@ def test_summary_buckets_totals_by_currency_and_ranks_the_oldest_first():
     figures = summary.as_dict()
     assert figures["overdue_totals"] == {"AUD": "20.00", "NZD": "90.00"}
     assert figures["aging"]["31_60"] == {"count": 1, "totals": {"AUD": "20.00"}}
+
+
+def test_summary_figures_round_half_cents_up_like_storage_not_half_even():
+    today = date(2026, 6, 30)
+    overdue = date(2026, 6, 1)
+    summary = summarize(
+        [Receivable("INV-1", "Customer", overdue, Decimal("10.125"), "NZD")], today
+    )
+
+    figures = summary.as_dict()
+
+    assert figures["overdue_totals"] == {"NZD": "10.13"}  # f"{x:.2f}" would say 10.12
+    assert figures["top_overdue"][0]["amount_due"] == "10.13"

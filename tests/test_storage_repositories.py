@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.models import CLI_WORKSPACE_TEAM_ID, ConnectionStatus, MemberRole, XeroConnection
 from storage.repositories import (
     cli_workspace,
+    connections_by_xero_user,
     consume_oauth_state,
     create_oauth_state,
     get_connection,
@@ -18,6 +19,8 @@ from storage.repositories import (
     get_sync_state,
     invoice_by_number,
     list_connections,
+    lock_workspace_connections,
+    open_invoices,
     overdue_invoices,
     record_audit,
     save_connection,
@@ -228,6 +231,54 @@ def test_overdue_invoices_are_unpaid_receivables_past_due_oldest_first(
         overdue = overdue_invoices(session, connection_id, today)
         assert [i.invoice_number for i in overdue] == ["INV-2", "INV-1"]
         assert overdue[0].contact.name == "Ridgeway"
+
+
+def test_open_invoices_are_unpaid_receivables_due_or_not_in_id_order(
+    session_factory, connection_id
+):
+    with session_factory.begin() as session:
+        upsert_contacts(session, connection_id, [{"xero_contact_id": "c1", "name": "Ridgeway"}])
+        upsert_invoices(
+            session,
+            connection_id,
+            [
+                _invoice("INV-1", date(2025, 4, 1)),
+                _invoice("INV-2", date(2099, 1, 1)),  # not due yet: still open
+                _invoice("INV-3", date(2025, 3, 1), status="PAID", amount="0"),
+                _invoice("INV-4", date(2025, 3, 1), kind="ACCPAY"),
+                _invoice("INV-5", date(2025, 3, 1), status="DRAFT"),
+            ],
+        )
+    with session_factory() as session:
+        found = open_invoices(session, connection_id)
+        assert [i.invoice_number for i in found] == ["INV-1", "INV-2"]
+        assert found[0].contact.name == "Ridgeway"
+
+
+def test_connections_by_xero_user_ignore_case_and_other_statuses(session_factory):
+    with session_factory.begin() as session:
+        for tenant, user, status in [
+            ("t-1", "Finance@Example.com", ConnectionStatus.CONNECTED),
+            ("t-2", "finance@example.com", ConnectionStatus.DISCONNECTED),
+            ("t-3", "other@example.com", ConnectionStatus.CONNECTED),
+        ]:
+            save_connection(session, workspace_id=None, tenant_id=tenant, now=NOW,
+                            connected_by_xero_user=user, status=status)
+    with session_factory() as session:
+        found = connections_by_xero_user(session, "FINANCE@example.com")
+        assert [c.tenant_id for c in found] == ["t-1"]
+
+
+def test_lock_workspace_connections_locks_every_sibling_in_id_order(session_factory):
+    with session_factory.begin() as session:
+        first = save_connection(session, workspace_id=None, tenant_id="t-1", now=NOW).id
+        save_connection(session, workspace_id=None, tenant_id="t-2", now=NOW)
+        other = get_or_create_workspace(session, "T-OTHER", now=NOW).id
+        save_connection(session, workspace_id=other, tenant_id="t-3", now=NOW)
+    with session_factory() as session:  # a fresh session: the lock starts the transaction
+        locked = lock_workspace_connections(session, first)
+        assert [c.tenant_id for c in locked] == ["t-1", "t-2"]
+        assert lock_workspace_connections(session, 10_000) == []
 
 
 def test_invoice_by_number_prefers_exact_then_ignores_case(session_factory, connection_id):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -15,7 +13,7 @@ import httpx
 
 from bot.chasing.ports import ConnectRefused, OrganisationConnected, UserFacingError
 from bot.chasing.tokens import ConnectionUnavailable, DbTokenStore
-from bot.xero.auth import TokenManager, new_code_verifier
+from bot.xero.auth import TokenManager, jwt_claims_unverified, new_code_verifier
 from bot.xero.client import XeroClient
 from bot.xero.errors import XeroAuthError, XeroError, XeroNotFound
 from storage import repositories
@@ -100,9 +98,8 @@ class DisconnectResult:
 def access_token_claims(access_token: str) -> dict[str, object]:
     """The payload of Xero's JWT access token, unverified: only read to pick our own tenants."""
     try:
-        payload = access_token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
+        return jwt_claims_unverified(access_token)
+    except XeroAuthError:
         return {}
 
 
@@ -236,11 +233,7 @@ class ConnectService:
         if not xero_user:
             return False
         with session_scope(self.ctx.session_factory) as session:
-            return any(
-                (row.connected_by_xero_user or "").casefold() == xero_user.casefold()
-                for row in repositories.list_connections(
-                    session, statuses=[ConnectionStatus.CONNECTED])
-            )
+            return bool(repositories.connections_by_xero_user(session, xero_user))
 
     def _authorised_tenants(self, tokens: TokenSet) -> list[XeroTenantConnection]:
         # /connections lists every organisation this user ever connected to the app; the ones
@@ -348,23 +341,25 @@ class ConnectService:
                 raise ConnectionUnavailable("That Xero organisation is not connected.")
             name = connection.tenant_name or connection.tenant_id
             xero_connection_id = connection.xero_connection_id
-            shares_user = bool(connection.connected_by_xero_user) and any(
+            xero_user = connection.connected_by_xero_user
+            shares_user = bool(xero_user) and any(
                 other.id != connection.id
-                for other in repositories.list_connections(
-                    session, statuses=[ConnectionStatus.CONNECTED])
-                if other.connected_by_xero_user == connection.connected_by_xero_user
+                for other in repositories.connections_by_xero_user(session, xero_user or "")
             )
         warning = self._tell_xero(connection_id, xero_connection_id, revoke=not shares_user)
         now = ctx.clock()
         with session_scope(ctx.session_factory) as session:
             connection = repositories.lock_connection_for_update(session, connection_id)
             assert connection is not None
-            connection.status = ConnectionStatus.DISCONNECTED
-            connection.status_reason = f"Disconnected by {actor}"
-            connection.token_ciphertext = None  # a disconnected row keeps no usable secret
-            connection.token_expires_at = None
-            connection.token_version = (connection.token_version or 0) + 1
-            connection.updated_at = now
+            repositories.set_connection_status(
+                session, connection_id, ConnectionStatus.DISCONNECTED,
+                reason=f"Disconnected by {actor}", now=now,
+            )
+            # A disconnected row keeps no usable secret; under the lock the version is ours.
+            repositories.save_connection_tokens(
+                session, connection_id, token_ciphertext=None, token_expires_at=None,
+                expected_version=connection.token_version, now=now,
+            )
             repositories.record_audit(
                 session, actor=actor, action="connection.disconnected",
                 workspace_id=connection.workspace_id, connection_id=connection.id,
@@ -389,7 +384,7 @@ class ConnectService:
                     ctx.oauth.delete_connection(access_token, xero_connection_id)
             if revoke and refresh_token:
                 ctx.oauth.revoke(refresh_token)
-        except (XeroAuthError, ConnectionUnavailable):
+        except XeroAuthError:  # ConnectionUnavailable is one too
             return None  # Xero already refuses this grant: nothing is left to remove there
         except XeroError as exc:
             log.warning("Disconnect could not reach Xero: %s", exc)

@@ -122,9 +122,8 @@ def set_expected_payment_date(
                 xero_messages=tuple(refusal.messages),
             )
             # Held locally even when clearing: Xero keeps its old date, ours is "none".
-            invoice.expected_payment_date = expected
-            invoice.expected_payment_date_source = ExpectedDateSource.LOCAL
-            invoice.expected_payment_date_reason = reason
+            repositories.set_local_expected_payment_date(session, invoice_id, expected,
+                                                         reason=reason)
         repositories.record_audit(
             session,
             action="invoice.expected_payment_date",

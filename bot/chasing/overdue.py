@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from bot.chasing.timezones import org_zone
@@ -37,6 +37,11 @@ BUCKET_LABELS = {
     AgingBucket.DAYS_61_90: "61–90 days",
     AgingBucket.DAYS_90_PLUS: "90+ days",
 }
+
+
+def cents(amount: Decimal) -> str:
+    """Money as text with two decimals, half up like storage (not format()'s half-even)."""
+    return str(amount.quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
 def org_today(now: datetime, xero_timezone: str | None) -> date:
@@ -119,7 +124,7 @@ class ReceivablesSummary:
         """JSON-ready figures (money as strings, so no float ever touches it)."""
 
         def money(totals: dict[str, Decimal]) -> dict[str, str]:
-            return {currency: f"{amount:.2f}" for currency, amount in sorted(totals.items())}
+            return {currency: cents(amount) for currency, amount in sorted(totals.items())}
 
         return {
             "today": self.today.isoformat(),
@@ -133,7 +138,7 @@ class ReceivablesSummary:
                 {
                     "customer": line.customer,
                     "invoice_number": line.invoice_number,
-                    "amount_due": f"{line.amount_due:.2f}",
+                    "amount_due": cents(line.amount_due),
                     "currency": line.currency,
                     "days_overdue": line.days_overdue,
                 }

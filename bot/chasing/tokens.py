@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bot.chasing.ports import ConnectionLost, Notifier, UserFacingError
-from bot.context import utc_now
 from bot.secrets import SecretBox, SecretError
-from bot.xero.auth import TokenManager, TokenSet
+from bot.xero.auth import TokenManager, TokenSet, utc_now
 from bot.xero.client import XeroClient
 from bot.xero.errors import XeroAuthError, error_from_response
 from storage import repositories
@@ -107,10 +106,9 @@ class DbTokenStore:
         and all the workspace's rows are locked (in id order, so no deadlock), so refreshing
         organisation A never strands organisation B with a dead refresh token.
         """
-        row_ids = self._workspace_connection_ids()
         with session_scope(self._factory) as session:
-            locked = {row_id: repositories.lock_connection_for_update(session, row_id)
-                      for row_id in row_ids}
+            locked = {row.id: row for row in
+                      repositories.lock_workspace_connections(session, self.connection_id)}
             connection = locked.get(self.connection_id)
             current = self._usable_tokens(connection)
             if not current.expires_soon(self._clock()) and current.access_token != rejected:
@@ -119,20 +117,14 @@ class DbTokenStore:
             ciphertext = self._box.encrypt(rotated.to_json())
             now = self._clock()
             for row in locked.values():
-                if row is not None and self._holds(row, current):
-                    row.token_ciphertext = ciphertext
-                    row.token_expires_at = rotated.expires_at
-                    row.token_version = (row.token_version or 0) + 1
-                    row.updated_at = now
+                if self._holds(row, current):
+                    # Under the lock nobody else can have moved the version on.
+                    repositories.save_connection_tokens(
+                        session, row.id, token_ciphertext=ciphertext,
+                        token_expires_at=rotated.expires_at,
+                        expected_version=row.token_version, now=now,
+                    )
         return rotated
-
-    def _workspace_connection_ids(self) -> list[int]:
-        with session_scope(self._factory) as session:
-            connection = session.get(XeroConnection, self.connection_id)
-            if connection is None:
-                return [self.connection_id]
-            rows = repositories.list_connections(session, connection.workspace_id)
-            return sorted({row.id for row in rows} | {self.connection_id})
 
     def _holds(self, row: XeroConnection, tokens: TokenSet) -> bool:
         """Whether this row stores the same grant (same refresh token) as `tokens`."""
@@ -141,7 +133,7 @@ class DbTokenStore:
         if not row.token_ciphertext or not tokens.refresh_token:
             return False
         try:
-            stored = TokenSet.from_json(self._box.decrypt(row.token_ciphertext))
+            stored = token_set_from_ciphertext(self._box, row.token_ciphertext)
         except SecretError:
             return False
         return stored.refresh_token == tokens.refresh_token
@@ -158,7 +150,7 @@ class DbTokenStore:
             or not connection.token_ciphertext
         ):
             raise ConnectionUnavailable(unavailable_message(connection))
-        return TokenSet.from_json(self._box.decrypt(connection.token_ciphertext))
+        return token_set_from_ciphertext(self._box, connection.token_ciphertext)
 
 
 def mark_needs_reconnect(
@@ -179,9 +171,9 @@ def mark_needs_reconnect(
         connection = repositories.lock_connection_for_update(session, connection_id)
         if connection is None or connection.status != ConnectionStatus.CONNECTED:
             return False
-        connection.status = ConnectionStatus.NEEDS_RECONNECT
-        connection.status_reason = reason
-        connection.updated_at = now
+        repositories.set_connection_status(
+            session, connection.id, ConnectionStatus.NEEDS_RECONNECT, reason=reason, now=now
+        )
         repositories.record_audit(
             session, actor="xero", action="connection.needs_reconnect",
             workspace_id=connection.workspace_id, connection_id=connection.id,

@@ -277,7 +277,7 @@ class XeroOAuth:
         else:
             # Without keys we still check the claims: the token came straight from Xero's
             # token endpoint over TLS, which OIDC Core §3.1.3.7 accepts in place of a signature.
-            claims = _unverified_claims(id_token)
+            claims = jwt_claims_unverified(id_token)
         audience = claims.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
         if self.client_id not in audiences:
@@ -325,14 +325,19 @@ def _token_error(response: httpx.Response) -> XeroError:
     return XeroAuthError(reason, reason=reason, status=response.status_code)
 
 
-def _unverified_claims(id_token: str) -> dict[str, Any]:
+def jwt_claims_unverified(token: str) -> dict[str, Any]:
+    """A JWT's payload without checking its signature (XeroAuthError when it is not a JWT).
+
+    Only for tokens that came straight from Xero over TLS, or for reading hints such as
+    an access token's authentication_event_id.
+    """
     try:
-        payload = id_token.split(".")[1]
+        payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError) as exc:
-        raise XeroAuthError("id_token is not a JWT", reason="invalid_id_token") from exc
+        raise XeroAuthError("token is not a JWT", reason="invalid_id_token") from exc
     if not isinstance(claims, dict):
-        raise XeroAuthError("id_token payload is not an object", reason="invalid_id_token")
+        raise XeroAuthError("token payload is not an object", reason="invalid_id_token")
     return claims
 
 

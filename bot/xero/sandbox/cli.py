@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from bot.xero.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from bot.xero.sandbox.ledger import build_ledger
 from bot.xero.sandbox.server import SandboxConfig, serve
 
@@ -21,8 +22,8 @@ def settings_lines(url: str, config: SandboxConfig, redirect_uri: str) -> list[s
 
 def run_sandbox(*, port: int = 5050, seed: int = 1, orgs: int = 2, contacts: int = 50,
                 invoices: int = 500, bills: int | None = None, auto_approve: bool = False,
-                limits: bool = True, limits_scale: float = 1.0, client_id: str = "chaser-sandbox",
-                client_secret: str = "chaser-sandbox-secret",
+                limits: bool = True, limits_scale: float = 1.0, client_id: str = SANDBOX_CLIENT_ID,
+                client_secret: str = SANDBOX_CLIENT_SECRET,
                 redirect_uris: Sequence[str] = (), redirect_uri: str | None = None,
                 webhook_url: str | None = None, webhook_key: str | None = None,
                 host: str = "127.0.0.1", out: TextIO | None = None) -> None:

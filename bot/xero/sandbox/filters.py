@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -312,13 +312,6 @@ def parse_if_modified_since(header: str) -> datetime:
 def parse_csv(text: str | None) -> list[str]:
     """Xero list parameters: comma separated, optionally quoted (`"INV-1","INV-2"`)."""
     return [p.strip().strip('"').strip() for p in (text or "").split(",") if p.strip().strip('"')]
-
-
-def parse_decimal(text: str) -> Decimal:
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise QueryError(f"'{text}' is not a valid number") from None
 
 
 def _f(kind: str, attr: str) -> Field:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.xero.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from bot.xero.sandbox.identity_jwt import InvalidJWT, JWTSigner, at_hash
 
 CODE_TTL = 5 * 60  # "expires 5 minutes after issuance" (Xero auth-flow doc)
@@ -56,8 +57,8 @@ def xero_timestamp(epoch: float) -> str:
 class ClientRegistration:
     """The one app the sandbox knows: its credentials and allowed redirect URIs."""
 
-    client_id: str = "chaser-sandbox"
-    client_secret: str = "chaser-sandbox-secret"
+    client_id: str = SANDBOX_CLIENT_ID
+    client_secret: str = SANDBOX_CLIENT_SECRET
     redirect_uris: tuple[str, ...] = ()
 
     def allows_redirect(self, uri: str) -> bool:

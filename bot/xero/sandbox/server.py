@@ -20,6 +20,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.xero.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from bot.xero.sandbox.control import (
     RAW_SEND,
     FaultPlan,
@@ -47,8 +48,8 @@ API_PREFIX = "/api.xro/2.0"
 class SandboxConfig:
     """Everything that makes one sandbox differ from another; defaults behave like Xero."""
 
-    client_id: str = "chaser-sandbox"
-    client_secret: str = "chaser-sandbox-secret"
+    client_id: str = SANDBOX_CLIENT_ID
+    client_secret: str = SANDBOX_CLIENT_SECRET
     redirect_uris: tuple[str, ...] = ()  # empty: any http://localhost or 127.0.0.1 URI
     auto_approve: bool = False  # GET authorize with login_hint=<user> approves at once
     require_pkce: bool = False  # Xero web apps may skip PKCE; S256 is enforced when sent
