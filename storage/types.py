@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Dialect, Numeric
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 BindProcessor = Callable[[Any], Any]
+# A whole column's values in, the same number of bound values out.
+ColumnProcessor = Callable[[Sequence[Any]], Sequence[Any]]
+# (the one type a column's values usually have, a conversion of a list of only that type)
+FastPath = tuple[type, ColumnProcessor]
+
+
+_tzinfo = attrgetter("tzinfo")
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -52,6 +61,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         # would stop comparing correctly with bound ones: checked, never assumed.
         samples = (datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(999, 1, 2, 0, 0, 0, 7, UTC))
         return to_text if all(to_text(s) == generic(s) for s in samples) else generic
+
+    def bulk_fast_path(self, dialect: Dialect) -> FastPath | None:
+        """A column of UTC datetimes as SQLite text, in C (anything else: value by value)."""
+        to_text = self.bulk_bind_processor(dialect)
+        if dialect.name != "sqlite" or to_text is None or to_text.__name__ != "to_text":
+            return None
+
+        def utc_text(values: Sequence[datetime]) -> list[str]:
+            if set(map(_tzinfo, values)) != {UTC}:
+                return list(map(to_text, values))
+            # An aware UTC value's isoformat ends in "+00:00": without it, to_text's text.
+            iso = map(datetime.isoformat, values, repeat(" "), repeat("microseconds"))
+            return [text[:-6] for text in iso]
+
+        return datetime, utc_text
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -114,6 +138,18 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
         return to_units
 
+    def bulk_fast_path(self, dialect: Dialect) -> FastPath | None:
+        """to_units above for a column of Decimals, in C: no Python call per value."""
+        if dialect.name != "sqlite":
+            return None
+        quantize, quantum, scale = self._quantize, self._quantum, self.scale
+
+        def to_units(values: Sequence[Decimal]) -> list[int]:
+            quantized = map(quantize, values, repeat(quantum))
+            return list(map(int, map(Decimal.scaleb, quantized, repeat(scale))))
+
+        return Decimal, to_units
+
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
@@ -162,3 +198,52 @@ def bulk_bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> BindP
 
         return to_text
     return generic
+
+
+def _unchanged(values: Sequence[Any]) -> Sequence[Any]:
+    return values
+
+
+def _iso_dates(values: Sequence[date]) -> list[str]:
+    return list(map(date.isoformat, values))
+
+
+def _fast_path(column_type: TypeEngine[Any], dialect: Dialect) -> FastPath | None:
+    custom = getattr(column_type, "bulk_fast_path", None)
+    if custom is not None:
+        return custom(dialect)
+    if isinstance(column_type, Boolean):
+        return bool, _unchanged  # to_bool's own shortcut
+    generic = column_type.dialect_impl(dialect).bind_processor(dialect)
+    # to_text's own check (see bulk_bind_processor).
+    if isinstance(column_type, Date) and generic and generic(date(999, 1, 2)) == "0999-01-02":
+        return date, _iso_dates
+    return None
+
+
+def bulk_column_processor(column_type: TypeEngine[Any], dialect: Dialect) -> ColumnProcessor | None:
+    """bulk_bind_processor for a whole column at once (or None): the same values, cheaper.
+
+    At 100,000 invoices the per-value calls of seven money, four date and five boolean
+    columns were a sixth of a sync's CPU. A column whose values are all of the type the
+    conversion expects (every amount a Decimal, every flag a bool), or that plus None, is
+    converted by C-level map()s; any other mix goes value by value as before.
+    """
+    process = bulk_bind_processor(column_type, dialect)
+    if process is None:
+        return None
+    fast = _fast_path(column_type, dialect)
+    if fast is None:
+        return lambda values: list(map(process, values))
+    kind, convert = fast
+
+    def column(values: Sequence[Any]) -> Sequence[Any]:
+        kinds = set(map(type, values))
+        if kinds == {kind}:
+            return convert(values)
+        if kinds == {kind, type(None)}:
+            present = iter(convert([value for value in values if value is not None]))
+            return [None if value is None else next(present) for value in values]
+        return list(map(process, values))
+
+    return column

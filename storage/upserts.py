@@ -13,7 +13,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from storage.models import Contact, ContactEmail, EmailRole, ExpectedDateSource, Invoice
-from storage.types import bulk_bind_processor
+from storage.types import bulk_bind_processor, bulk_column_processor
 
 # Rows per executemany call: bounds memory and statement time, not parameter counts
 # (executemany binds one row at a time, so SQLite's 32,766-variable limit never applies).
@@ -61,7 +61,7 @@ class _BulkUpsert:
     builds a parameter dict per row and runs each column's processors through its generic
     machinery, which cost more CPU than SQLite's own work (about 50 ms per 1,000 invoices).
     Here values are converted a column at a time with the conversions the column types
-    define (storage.types.bulk_bind_processor: money, UTC datetimes, JSON and enums are
+    define (storage.types.bulk_column_processor: money, UTC datetimes, JSON and enums are
     stored exactly as before), constants once per batch, and the driver's executemany gets
     plain tuples (psycopg pipelines them).
     """
@@ -80,8 +80,11 @@ class _BulkUpsert:
         """`looked_up`: columns computed in SQL, as (expression with {} markers, their names)."""
         self._per_row, self._constant = tuple(per_row), tuple(constant)
         looked_up = looked_up or {}
+        self._columns = {
+            name: bulk_column_processor(table.c[name].type, dialect) for name in per_row
+        }
         self._processors = {
-            name: bulk_bind_processor(table.c[name].type, dialect) for name in (*per_row, *constant)
+            name: bulk_bind_processor(table.c[name].type, dialect) for name in constant
         }
         quote = dialect.identifier_preparer.quote
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -118,14 +121,13 @@ class _BulkUpsert:
         self, rows: Sequence[Sequence[Any]], constants: Sequence[Any]
     ) -> list[tuple[Any, ...]]:
         """Driver-ready tuples from rows (values in `per_row` order) and the batch's constants."""
-        processors = self._processors
         columns: dict[str, Iterable[Any]] = {}
         try:
             for name, values in zip(self._per_row, zip(*rows, strict=True), strict=True):
-                process = processors[name]
-                columns[name] = values if process is None else list(map(process, values))
+                convert = self._columns[name]
+                columns[name] = values if convert is None else convert(values)
             for name, value in zip(self._constant, constants, strict=True):
-                process = processors[name]
+                process = self._processors[name]
                 columns[name] = repeat(value if process is None else process(value))
         except (TypeError, ValueError, ArithmeticError) as exc:
             # The error SQLAlchemy itself raises for a value a column type refuses.

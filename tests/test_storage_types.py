@@ -80,3 +80,66 @@ def test_datetime_comparisons_in_sql_respect_timezones(session_factory):
     with session_factory() as session:
         query = select(func.count()).where(Workspace.installed_at < later_elsewhere)
         assert session.scalar(query) == 1
+
+
+@pytest.mark.parametrize("dialect_name", ["sqlite", "postgresql"])
+def test_column_conversion_binds_what_the_value_conversion_binds(dialect_name):
+    """bulk_column_processor's C fast paths give bulk_bind_processor's values, exactly."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.dialects import postgresql
+
+    from storage.types import bulk_bind_processor, bulk_column_processor
+
+    dialect = (
+        create_engine("sqlite://").dialect
+        if dialect_name == "sqlite"
+        else postgresql.psycopg.dialect()
+    )
+    plus_one = timezone(timedelta(hours=1))
+    columns = {
+        "total": [
+            [
+                Decimal("1.5"),
+                Decimal("-0.00005"),
+                Decimal("0.00005"),
+                Decimal("12345678901234.9999"),
+            ],
+            [Decimal("2"), None, Decimal("0.12345")],
+            [Decimal("1"), "2.50", 3],
+            [None, None],
+        ],
+        "currency_rate": [[Decimal("1.23456789015"), Decimal("0.5")]],
+        "date": [[date(2025, 1, 2), date(999, 3, 4)], [None, date(2025, 1, 2)]],
+        "updated_date_utc": [
+            [datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2025, 1, 2, 3, 4, 5, 6, UTC)],
+            [datetime(2025, 1, 2, 3, 4, 5, tzinfo=plus_one), None],
+            [datetime(999, 1, 2, tzinfo=UTC), datetime(2025, 6, 1, tzinfo=ZoneInfo("UTC"))],
+        ],
+        "sent_to_contact": [[True, False], [True, None], [1, 0]],
+        "expected_payment_date_source": [[None, None]],
+    }
+    for name, cases in columns.items():
+        column_type = Invoice.__table__.c[name].type
+        one = bulk_bind_processor(column_type, dialect)
+        whole = bulk_column_processor(column_type, dialect)
+        for values in cases:
+            expected = list(values) if one is None else [one(value) for value in values]
+            got = list(values) if whole is None else list(whole(tuple(values)))
+            assert got == expected and list(map(type, got)) == list(map(type, expected)), name
+
+
+def test_column_conversion_refuses_what_the_value_conversion_refuses():
+    from sqlalchemy import create_engine
+
+    from storage.types import bulk_column_processor
+
+    dialect = create_engine("sqlite://").dialect
+    money = bulk_column_processor(Invoice.__table__.c.total.type, dialect)
+    with pytest.raises(TypeError):
+        money((Decimal("1"), 1.5))
+    stamp = bulk_column_processor(Invoice.__table__.c.updated_date_utc.type, dialect)
+    with pytest.raises(ValueError):
+        stamp((datetime(2025, 1, 2, tzinfo=UTC), datetime(2025, 1, 2)))

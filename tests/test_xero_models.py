@@ -115,7 +115,7 @@ def test_invoice_knows_allocations_block_edits() -> None:
 def test_minimal_invoice_gets_safe_defaults() -> None:
     minimal = {"InvoiceID": "i", "Contact": {"ContactID": "c"}}
     invoice = decode_invoice_page(page(minimal)).invoices[0]
-    assert invoice.total == 0 and invoice.payments == [] and invoice.date is None
+    assert invoice.total == 0 and invoice.payments == () and invoice.date is None
     assert invoice.expected_payment_date is None and invoice.updated_date_utc is None
 
 
@@ -289,3 +289,16 @@ def test_validation_exception_collects_every_element_message() -> None:
         "The document date cannot be before the period lock date, currently set at 30-Nov-2018",
     ]
     assert error.user_message.startswith("Xero said: Invoice not of valid status")
+
+
+def test_decoded_invoices_add_nothing_for_the_cycle_collector() -> None:
+    """A full sync holds pages of these: tracked ones made it run full collections (CPU)."""
+    import gc
+
+    invoice = decode_invoice_page(page(INVOICE)).invoices[0]
+    minimal = decode_invoice_page(page({"InvoiceID": "i", "Contact": {"ContactID": "c"}}))
+    bare = minimal.invoices[0]
+    assert not gc.is_tracked(invoice) and not gc.is_tracked(bare)
+    empty = (bare.payments, bare.credit_notes, bare.prepayments, bare.overpayments)
+    assert all(found == () and not gc.is_tracked(found) for found in empty)
+    assert invoice.payments[0].amount == Decimal("1000.0")  # still a sequence of Payment
