@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from bot.chasing.mapping import (
     RECEIVABLE_TYPE,
@@ -18,6 +17,15 @@ from bot.chasing.mapping import (
     overtaken_local_dates,
 )
 from bot.chasing.ports import UserFacingError
+from bot.chasing.sync_report import (  # noqa: F401  (Outcome re-exported)
+    CONTACTS,
+    ENTITIES,
+    INVOICES,
+    Outcome,
+    ProgressCallback,
+    SyncProgress,
+    SyncReport,
+)
 from bot.chasing.tokens import mark_needs_reconnect, open_client, unavailable_message
 from bot.xero.errors import (
     XeroAuthError,
@@ -38,9 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONTACTS = "contacts"
-INVOICES = "invoices"
-ENTITIES = (CONTACTS, INVOICES)
 # Xero does not stamp every change (due-date edits on part-paid invoices keep their
 # UpdatedDateUTC), so an incremental-only sync drifts; a full pass this often catches it.
 RECONCILE_EVERY = timedelta(days=7)
@@ -52,53 +57,6 @@ SETTLED_AFTER = timedelta(minutes=5)
 # The write happens between two requests, so no lock is ever held across a call to Xero.
 PAGES_PER_COMMIT = 5
 
-Outcome = Literal["ok", "skipped", "failed"]
-
-
-@dataclass
-class SyncReport:
-    """What one organisation's sync did; `reason` says why it was skipped or failed."""
-
-    connection_id: int
-    tenant_name: str | None = None
-    outcome: Outcome = "ok"
-    reason: str | None = None
-    retry_later: bool = False
-    full: bool = False
-    contacts: int = 0
-    invoices: int = 0
-    api_calls: int = 0
-    throttled: int = 0
-    seconds: float = 0.0
-
-    def figures(self) -> dict[str, int | float]:
-        """The five headline figures, as `chaser sync --json` prints them."""
-        return {
-            "contacts": self.contacts,
-            "invoices": self.invoices,
-            "api_calls": self.api_calls,
-            "throttled": self.throttled,
-            "seconds": round(self.seconds, 3),
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "seconds": round(self.seconds, 3)}
-
-
-@dataclass(frozen=True)
-class SyncProgress:
-    """One page stored: enough for a progress bar per entity."""
-
-    connection_id: int
-    tenant_name: str | None
-    entity: str
-    done: int  # rows stored so far in this pass
-    total: int | None  # Xero's itemCount when it sends one
-    page: int
-    page_count: int | None
-
-
-ProgressCallback = Callable[[SyncProgress], None]
 ClientFactory = Callable[["AppContext", int], "XeroClient"]
 
 

@@ -1,15 +1,13 @@
-"""Xero OAuth 2.0 (code + PKCE, refresh, revoke, connections) and token upkeep via a TokenStore."""
+"""Xero OAuth 2.0 client: code + PKCE, refresh, revoke, connections and id_token checks."""
 
 from __future__ import annotations
 
 import base64
 import json
-import threading
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from authlib.common.security import generate_token
@@ -24,18 +22,19 @@ from bot.xero.errors import (
     error_from_response,
 )
 from bot.xero.models import XeroTenantConnection, decode_connections
+from bot.xero.tokens import (  # noqa: F401  (TokenManager, TokenStore, REFRESH_MARGIN re-exported)
+    REFRESH_MARGIN,
+    Clock,
+    TokenManager,
+    TokenSet,
+    TokenStore,
+    utc_now,
+)
 
 with warnings.catch_warnings():
     # authlib 1.9 nudges towards the httpx2 fork; this project deliberately runs on httpx.
     warnings.simplefilter("ignore", DeprecationWarning)
     from authlib.integrations.httpx_client import OAuth2Auth, OAuth2ClientAuth
-
-Clock = Callable[[], datetime]
-REFRESH_MARGIN = timedelta(minutes=5)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -79,75 +78,6 @@ class XeroEndpoints:
     @property
     def accounting_url(self) -> str:
         return f"{self.api_url.rstrip('/')}/api.xro/2.0"
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    """One user's tokens. Secrets stay out of repr; the host encrypts `to_json()` at rest."""
-
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(repr=False)
-    expires_at: datetime
-    id_token: str | None = field(default=None, repr=False)
-    scope: tuple[str, ...] = ()
-    token_type: str = "Bearer"
-
-    @classmethod
-    def from_response(cls, data: dict[str, Any], now: datetime) -> TokenSet:
-        """Build from a token-endpoint JSON body; `expires_in` counts from `now`."""
-        scope = data.get("scope") or ()
-        return cls(
-            access_token=data["access_token"],
-            refresh_token=data.get("refresh_token"),
-            id_token=data.get("id_token"),
-            expires_at=now + timedelta(seconds=int(data.get("expires_in", 1800))),
-            # Xero sends a space-separated string; keeping a tuple avoids xero-python #68.
-            scope=tuple(scope.split() if isinstance(scope, str) else scope),
-            token_type=data.get("token_type", "Bearer"),
-        )
-
-    def expires_soon(self, now: datetime, margin: timedelta = REFRESH_MARGIN) -> bool:
-        return now + margin >= self.expires_at
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "access_token": self.access_token,
-                "refresh_token": self.refresh_token,
-                "id_token": self.id_token,
-                "expires_at": self.expires_at.astimezone(UTC).isoformat(),
-                "scope": list(self.scope),
-                "token_type": self.token_type,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> TokenSet:
-        data = json.loads(text)
-        return cls(
-            access_token=data["access_token"],
-            refresh_token=data.get("refresh_token"),
-            id_token=data.get("id_token"),
-            expires_at=datetime.fromisoformat(data["expires_at"]),
-            scope=tuple(data.get("scope") or ()),
-            token_type=data.get("token_type", "Bearer"),
-        )
-
-
-class TokenStore(Protocol):
-    """Where one connection's TokenSet lives; implemented by the host, never by this library."""
-
-    def load(self) -> TokenSet: ...
-
-    def refresh_locked(
-        self, refresh: Callable[[TokenSet], TokenSet], rejected: str | None = None
-    ) -> TokenSet:
-        """Under a cross-process lock: re-read the stored set; if still expiring (or its access
-        token is `rejected`), call refresh(current), persist the rotated set atomically, return
-        it; if another process already refreshed, return the fresh one without calling refresh."""
-        ...
-
-    def mark_auth_failed(self, reason: str) -> None: ...
 
 
 class _SessionClient(_AuthlibClient):
@@ -352,58 +282,3 @@ def _verified_claims(id_token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     except (JoseError, ValueError) as exc:
         raise XeroAuthError(f"id_token signature: {exc}", reason="invalid_id_token") from exc
     return dict(token.claims)
-
-
-class TokenManager:
-    """Hands out a valid access token, refreshing through the TokenStore ahead of expiry."""
-
-    def __init__(
-        self,
-        oauth: XeroOAuth,
-        store: TokenStore,
-        clock: Clock = utc_now,
-        margin: timedelta = REFRESH_MARGIN,
-    ) -> None:
-        self._oauth = oauth
-        self._store = store
-        self._clock = clock
-        self._margin = margin
-        self._tokens: TokenSet | None = None
-        self._rejected: str | None = None
-        self._lock = threading.Lock()
-        self.refreshes = 0
-
-    def access_token(self) -> str:
-        """A bearer token valid for at least `margin`; raises XeroAuthError if refresh is refused.
-
-        Xero rotates refresh tokens: the old one dies once the new pair is issued. So the
-        refresh happens inside `store.refresh_locked`, which persists the rotated set before we
-        use the new access token — a crash after refreshing but before saving would otherwise
-        strand the connection with a dead refresh token (Xero-NetStandard #184, #257).
-        """
-        with self._lock:
-            if self._tokens is None:
-                self._tokens = self._store.load()
-            rejected = self._rejected == self._tokens.access_token
-            if rejected or self._tokens.expires_soon(self._clock(), self._margin):
-                try:
-                    self._tokens = self._store.refresh_locked(
-                        self._refresh_if_needed, rejected=self._rejected
-                    )
-                except XeroAuthError as exc:
-                    self._tokens = None
-                    self._store.mark_auth_failed(exc.reason)
-                    raise
-            return self._tokens.access_token
-
-    def reject(self, access_token: str) -> None:
-        """Xero answered 401 TokenExpired for this token although our clock says it is valid
-        (clock skew, or revoked early): the next access_token() refreshes instead of reusing it."""
-        with self._lock:
-            self._rejected = access_token
-
-    def _refresh_if_needed(self, current: TokenSet) -> TokenSet:
-        if not current.refresh_token:
-            raise XeroAuthError("no refresh token stored", reason="no_refresh_token")
-        self.refreshes += 1
-        return self._oauth.refresh(current.refresh_token)
