@@ -189,10 +189,7 @@ class LedgerChanges:
 
     @_atomic
     def add_payment(self, tenant_id: str, invoice_id: str, amount: Decimal | str | float) -> dict:
-        value = to_amount(amount)
-        old = self._require(tenant_id, invoice_id)
-        if old.status != "AUTHORISED" or not value <= old.amount_due:
-            raise ValueError(f"cannot pay {value} on {old.status} invoice owing {old.amount_due}")
+        value, old = self._open_invoice_for(tenant_id, invoice_id, amount, "a payment")
         inv = self._copy(old)
         n = len(inv.payments)
         inv.payments.append(
@@ -211,12 +208,7 @@ class LedgerChanges:
     def add_credit_note(
         self, tenant_id: str, invoice_id: str, amount: Decimal | str | float
     ) -> dict:
-        value = to_amount(amount)
-        old = self._require(tenant_id, invoice_id)
-        if old.status != "AUTHORISED" or not value <= old.amount_due:
-            raise ValueError(
-                f"cannot credit {value} on {old.status} invoice owing {old.amount_due}"
-            )
+        value, old = self._open_invoice_for(tenant_id, invoice_id, amount, "a credit note")
         inv = self._copy(old)
         n = len(inv.credits)
         inv.credits.append(
@@ -247,12 +239,7 @@ class LedgerChanges:
     def _add_advance(
         self, tenant_id: str, invoice_id: str, amount: Decimal | str | float, kind: str
     ) -> dict:
-        value = to_amount(amount)
-        old = self._require(tenant_id, invoice_id)
-        if old.status != "AUTHORISED" or not value <= old.amount_due:
-            raise ValueError(
-                f"cannot apply a {kind} of {value} to a {old.status} invoice owing {old.amount_due}"
-            )
+        value, old = self._open_invoice_for(tenant_id, invoice_id, amount, f"a {kind}")
         inv = self._copy(old)
         applied = inv.prepayments if kind == "prepayment" else inv.overpayments
         n = len(applied)
@@ -263,6 +250,18 @@ class LedgerChanges:
         )
         self._settle(inv)
         return self._store(tenant_id, old, inv, "UPDATE")
+
+    def _open_invoice_for(
+        self, tenant_id: str, invoice_id: str, amount: Decimal | str | float, what: str
+    ) -> tuple[Decimal, Invoice]:
+        """The amount and the invoice, when an AUTHORISED invoice still owes at least that much."""
+        value = to_amount(amount)
+        old = self._require(tenant_id, invoice_id)
+        if old.status != "AUTHORISED" or not value <= old.amount_due:
+            raise ValueError(
+                f"cannot apply {what} of {value} to a {old.status} invoice owing {old.amount_due}"
+            )
+        return value, old
 
     def _settle(self, inv: Invoice) -> None:
         if inv.amount_due == 0:
