@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.chasing.sync import INVOICES, SyncProgress, SyncService  # noqa: E402
+from bot.cli.demo import connect_unattended  # noqa: E402
 from bot.config import load_settings  # noqa: E402
-from bot.context import build_context  # noqa: E402
-from bot.demo import connect_unattended  # noqa: E402
+from bot.deps import build_context  # noqa: E402
 from storage import db  # noqa: E402
 
 PAGE = 1000

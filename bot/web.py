@@ -18,7 +18,7 @@ from bot.chasing.connections import ConnectResult, ConnectService
 from bot.chasing.ports import UserFacingError
 
 if TYPE_CHECKING:
-    from bot.context import AppContext
+    from bot.deps import AppDeps
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def message_page(title: str, message: str, *, status: int) -> HTMLResponse:
 
 
 def create_web_app(
-    ctx: AppContext,
+    ctx: AppDeps,
     *,
     callback_path: str = CALLBACK_PATH,
     on_callback: Callable[[CallbackOutcome], None] | None = None,

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from bot.chasing.connections import ConnectResult, ConnectService
 from bot.chasing.ports import RecordingNotifier
 from bot.config import Settings
-from bot.context import AppContext, build_context, utc_now
+from bot.deps import AppDeps, build_context, utc_now
+from bot.sandbox.server import SandboxServer
 from bot.xero.auth import TokenSet
-from bot.xero.sandbox.server import SandboxServer
 from storage.db import session_scope
 from storage.models import XeroConnection
 
@@ -47,7 +47,7 @@ def settings_for(sandbox: SandboxServer, database_url: str, data_dir: Path,
 
 def make_context(sandbox: SandboxServer, database_url: str, data_dir: Path, *,
                  clock: Callable[[], datetime] = utc_now,
-                 base_url: str | None = None) -> AppContext:
+                 base_url: str | None = None) -> AppDeps:
     settings = settings_for(sandbox, database_url, data_dir, base_url=base_url)
     return build_context(settings, notifier=RecordingNotifier(), clock=clock)
 
@@ -60,7 +60,7 @@ def approve(authorize_url: str) -> tuple[str, str]:
     return query["state"][0], query["code"][0]
 
 
-def connect(ctx: AppContext, user: str = "finance@sandbox.example", *,
+def connect(ctx: AppDeps, user: str = "finance@sandbox.example", *,
             team_id: str = "T-TEAM", slack_user_id: str | None = "U-ADMIN") -> ConnectResult:
     """The whole consent as a person would do it, against the auto-approving sandbox."""
     service = ConnectService(ctx)
@@ -68,19 +68,19 @@ def connect(ctx: AppContext, user: str = "finance@sandbox.example", *,
     return service.complete(state, code)
 
 
-def connections(ctx: AppContext) -> list[XeroConnection]:
+def connections(ctx: AppDeps) -> list[XeroConnection]:
     with session_scope(ctx.session_factory) as session:
         return list(session.scalars(select(XeroConnection).order_by(XeroConnection.id)))
 
 
-def stored_tokens(ctx: AppContext, connection_id: int) -> TokenSet:
+def stored_tokens(ctx: AppDeps, connection_id: int) -> TokenSet:
     with session_scope(ctx.session_factory) as session:
         row = session.get(XeroConnection, connection_id)
         assert row is not None and row.token_ciphertext
         return TokenSet.from_json(ctx.box.decrypt(row.token_ciphertext))
 
 
-def age_tokens(ctx: AppContext, expires_at: datetime) -> None:
+def age_tokens(ctx: AppDeps, expires_at: datetime) -> None:
     """Make every stored token set look as if it expires at `expires_at` (Xero still accepts it)."""
     with session_scope(ctx.session_factory) as session:
         for row in session.scalars(select(XeroConnection)):

@@ -14,8 +14,8 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.xero.sandbox.accounting import accounting_routes
-from bot.xero.sandbox.ledger import Ledger
+from bot.sandbox.accounting import accounting_routes
+from bot.sandbox.ledger import Ledger
 
 SPEC_ENV = "XERO_OPENAPI_DIR"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

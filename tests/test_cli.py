@@ -156,7 +156,7 @@ def _failing_command(error: BaseException):
     import typer
     from typer.testing import CliRunner
 
-    from bot.cli import friendly
+    from bot.cli.app import friendly
 
     one = typer.Typer()
 

@@ -12,8 +12,8 @@ from sqlalchemy import select, text
 from bot.chasing.connections import ConnectService, LinkExpired
 from bot.chasing.ports import ConnectRefused, OrganisationConnected
 from bot.chasing.tokens import open_client
-from bot.context import AppContext
-from bot.xero.sandbox.server import SandboxServer
+from bot.deps import AppDeps
+from bot.sandbox.server import SandboxServer
 from storage.db import session_scope
 from storage.models import AuditEntry, ConnectionStatus, Contact, Workspace
 from tests.connect_helpers import (
@@ -27,7 +27,7 @@ from tests.connect_helpers import (
 
 
 @pytest.fixture
-def ctx(sandbox: SandboxServer, migrated_db: str, tmp_path: Path) -> AppContext:
+def ctx(sandbox: SandboxServer, migrated_db: str, tmp_path: Path) -> AppDeps:
     return make_context(sandbox, migrated_db, tmp_path)
 
 
@@ -36,7 +36,7 @@ def org_names(sandbox: SandboxServer) -> set[str]:
 
 
 def test_connect_keeps_one_connection_per_organisation_with_its_details(
-    ctx: AppContext, sandbox: SandboxServer
+    ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     result = connect(ctx)
 
@@ -62,7 +62,7 @@ def test_connect_keeps_one_connection_per_organisation_with_its_details(
 
 
 def test_tokens_are_stored_encrypted_and_never_in_plain_text(
-    ctx: AppContext, migrated_db: str
+    ctx: AppDeps, migrated_db: str
 ) -> None:
     connect(ctx)
     row = connections(ctx)[0]
@@ -83,7 +83,7 @@ def test_tokens_are_stored_encrypted_and_never_in_plain_text(
                 assert tokens.refresh_token.encode() not in path.read_bytes()
 
 
-def test_connection_belongs_to_the_team_and_user_that_started_consent(ctx: AppContext) -> None:
+def test_connection_belongs_to_the_team_and_user_that_started_consent(ctx: AppDeps) -> None:
     connect(ctx, team_id="T-ACME", slack_user_id="U-FIONA")
 
     with session_scope(ctx.session_factory) as session:
@@ -95,7 +95,7 @@ def test_connection_belongs_to_the_team_and_user_that_started_consent(ctx: AppCo
 
 
 def test_reconnect_updates_the_existing_connections_instead_of_duplicating(
-    ctx: AppContext,
+    ctx: AppDeps,
 ) -> None:
     connect(ctx)
     first = connections(ctx)
@@ -116,7 +116,7 @@ def test_reconnect_updates_the_existing_connections_instead_of_duplicating(
     assert actions.count("connection.reconnected") == 2
 
 
-def test_state_is_single_use(ctx: AppContext) -> None:
+def test_state_is_single_use(ctx: AppDeps) -> None:
     service = ConnectService(ctx)
     state, code = approve(service.start("T-TEAM", "U-ADMIN",
                                         login_hint="finance@sandbox.example"))
@@ -142,7 +142,7 @@ def test_state_expires_after_ten_minutes(
     assert connections(ctx) == []
 
 
-def test_unknown_state_is_refused_as_an_expired_link(ctx: AppContext) -> None:
+def test_unknown_state_is_refused_as_an_expired_link(ctx: AppDeps) -> None:
     with pytest.raises(LinkExpired):
         ConnectService(ctx).complete("forged-state", "whatever")
 
@@ -152,7 +152,7 @@ def test_unknown_state_is_refused_as_an_expired_link(ctx: AppContext) -> None:
     [("readonly@sandbox.example", "Read only"), ("invoiceonly@sandbox.example", "Invoice only")],
 )
 def test_users_without_standard_or_adviser_role_are_refused_and_nothing_is_kept(
-    ctx: AppContext, sandbox: SandboxServer, user: str, role: str
+    ctx: AppDeps, sandbox: SandboxServer, user: str, role: str
 ) -> None:
     result = connect(ctx, user)
 
@@ -169,7 +169,7 @@ def test_users_without_standard_or_adviser_role_are_refused_and_nothing_is_kept(
     assert all("Standard or Adviser" in event.what_to_do for event in refused)
 
 
-def test_adviser_may_connect(ctx: AppContext, sandbox: SandboxServer) -> None:
+def test_adviser_may_connect(ctx: AppDeps, sandbox: SandboxServer) -> None:
     result = connect(ctx, "adviser@sandbox.example")
 
     assert {org.tenant_name for org in result.connected} == org_names(sandbox)
@@ -177,7 +177,7 @@ def test_adviser_may_connect(ctx: AppContext, sandbox: SandboxServer) -> None:
 
 
 def test_disconnect_keeps_local_history_and_removes_the_connection_at_xero(
-    ctx: AppContext, sandbox: SandboxServer
+    ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     connect(ctx)
     first, second = connections(ctx)
@@ -201,7 +201,7 @@ def test_disconnect_keeps_local_history_and_removes_the_connection_at_xero(
 
 
 def test_disconnecting_the_last_organisation_revokes_the_grant(
-    ctx: AppContext, sandbox: SandboxServer
+    ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     connect(ctx)
     first, second = connections(ctx)
@@ -218,7 +218,7 @@ def test_disconnecting_the_last_organisation_revokes_the_grant(
 
 
 def test_disconnect_when_xero_is_unreachable_still_disconnects_and_says_so(
-    ctx: AppContext, sandbox: SandboxServer, migrated_db: str, tmp_path: Path
+    ctx: AppDeps, sandbox: SandboxServer, migrated_db: str, tmp_path: Path
 ) -> None:
     connect(ctx)
     first = connections(ctx)[0]
@@ -233,7 +233,7 @@ def test_disconnect_when_xero_is_unreachable_still_disconnects_and_says_so(
 
 
 def test_disconnect_keeps_the_grant_when_a_sibling_was_connected_by_the_same_user_in_other_case(
-    ctx: AppContext, sandbox: SandboxServer
+    ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     connect(ctx)
     first, second = connections(ctx)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.xero.sandbox.server import SandboxServer
+from bot.sandbox.server import SandboxServer
 from storage.db import upgrade
 from storage.models import ConnectionStatus
 from tests.connect_helpers import SECRET_KEY, connections, free_port, make_context

@@ -9,9 +9,9 @@ import sys
 
 import httpx
 
-from bot.demo import DEMO_ORGS
-from bot.xero.sandbox.ledger import build_ledger
-from bot.xero.sandbox.server import SandboxConfig, SandboxServer
+from bot.cli.demo import DEMO_ORGS
+from bot.sandbox.ledger import build_ledger
+from bot.sandbox.server import SandboxConfig, SandboxServer
 
 FIGURES = {"contacts", "invoices", "api_calls", "throttled", "seconds"}
 

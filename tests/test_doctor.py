@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
+from bot.cli.doctor import run_checks
 from bot.config import load_settings
-from bot.doctor import run_checks
 
 
 @pytest.fixture

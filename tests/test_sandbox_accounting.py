@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.xero.sandbox.ledger import build_ledger
+from bot.sandbox.ledger import build_ledger
 from tests.spec_validation import accounting_client
 
 TODAY = date(2026, 7, 20)

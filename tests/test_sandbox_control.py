@@ -266,7 +266,7 @@ def test_ledger_summary_names_tenants_and_users(sandbox):
 # The CLI helper --------------------------------------------------------------------------------
 
 def test_run_sandbox_prints_exportable_settings_and_stops_cleanly_on_ctrl_c():
-    script = ("from bot.xero.sandbox.cli import run_sandbox; "
+    script = ("from bot.sandbox.cli import run_sandbox; "
               "run_sandbox(port=0, orgs=1, contacts=2, invoices=3)")
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.xero.sandbox.ledger import build_ledger
+from bot.sandbox.ledger import build_ledger
 from tests.spec_validation import SPEC_ENV, SpecValidator, accounting_client, load_spec, spec_path
 
 TODAY = date(2026, 7, 20)

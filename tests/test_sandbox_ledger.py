@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.xero.sandbox.generator import Ids
-from bot.xero.sandbox.ledger import ChangeEvent, EditRefused, build_ledger
+from bot.sandbox.generator import Ids
+from bot.sandbox.ledger import ChangeEvent, EditRefused, build_ledger
 
 TODAY = date(2026, 7, 20)
 NOW = datetime(2026, 7, 20, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from bot.xero.sandbox.limits import LimitSettings, RateLimiter
+from bot.sandbox.limits import LimitSettings, RateLimiter
 from tests.fixtures.sandbox import FakeClock, api, obtain_tokens, tenant_ids, web
 
 LIMIT_HEADERS = ("X-MinLimit-Remaining", "X-DayLimit-Remaining", "X-AppMinLimit-Remaining")

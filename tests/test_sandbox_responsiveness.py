@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import date
 
-from bot.xero.sandbox.ledger import build_ledger
+from bot.sandbox.ledger import build_ledger
 from tests.fixtures.sandbox import api, obtain_tokens, tenant_ids, web
 
 

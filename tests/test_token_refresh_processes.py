@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.chasing.tokens import open_client
-from bot.xero.sandbox.server import SandboxServer
+from bot.sandbox.server import SandboxServer
 from storage.models import ConnectionStatus
 from tests.connect_helpers import (
     age_tokens,
@@ -28,7 +28,7 @@ def refresh_in_child(sandbox_url: str, client_id: str, client_secret: str, datab
                      data_dir: str, connection_id: int, start: Any, answers: Any) -> None:
     """Child process: wait for the others, then make one API call that needs a refresh."""
     from bot.config import Settings
-    from bot.context import build_context
+    from bot.deps import build_context
 
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, DATABASE_URL=database_url, CHASER_DATA_DIR=Path(data_dir),

@@ -10,9 +10,9 @@ import pytest
 
 from bot.chasing.ports import ConnectionLost
 from bot.chasing.tokens import ConnectionUnavailable, DbTokenStore, open_client
-from bot.context import AppContext
+from bot.deps import AppDeps
+from bot.sandbox.server import SandboxServer
 from bot.xero.errors import XeroAuthError
-from bot.xero.sandbox.server import SandboxServer
 from storage.models import ConnectionStatus
 from tests.connect_helpers import (
     age_tokens,
@@ -25,17 +25,17 @@ from tests.connect_helpers import (
 
 
 @pytest.fixture
-def ctx(sandbox: SandboxServer, migrated_db: str, tmp_path: Path) -> AppContext:
+def ctx(sandbox: SandboxServer, migrated_db: str, tmp_path: Path) -> AppDeps:
     context = make_context(sandbox, migrated_db, tmp_path)
     connect(context)
     return context
 
 
-def lost_events(ctx: AppContext) -> list[ConnectionLost]:
+def lost_events(ctx: AppDeps) -> list[ConnectionLost]:
     return ctx.notifier.of_type(ConnectionLost)  # type: ignore[attr-defined]
 
 
-def test_a_fresh_token_is_used_without_refreshing(ctx: AppContext, sandbox: SandboxServer) -> None:
+def test_a_fresh_token_is_used_without_refreshing(ctx: AppDeps, sandbox: SandboxServer) -> None:
     row = connections(ctx)[0]
 
     assert open_client(ctx, row.id).organisation().name == row.tenant_name
@@ -43,7 +43,7 @@ def test_a_fresh_token_is_used_without_refreshing(ctx: AppContext, sandbox: Sand
 
 
 def test_refresh_ahead_of_expiry_saves_the_rotated_set_for_every_organisation_of_the_grant(
-    ctx: AppContext, sandbox: SandboxServer
+    ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     first, second = connections(ctx)
     before = stored_tokens(ctx, first.id)
@@ -66,7 +66,7 @@ def test_refresh_ahead_of_expiry_saves_the_rotated_set_for_every_organisation_of
 
 
 def test_refresh_locked_does_not_refresh_when_another_process_already_did(
-    ctx: AppContext,
+    ctx: AppDeps,
 ) -> None:
     row = connections(ctx)[0]
     store = DbTokenStore(ctx.session_factory, ctx.box, row.id)
@@ -79,7 +79,7 @@ def test_refresh_locked_does_not_refresh_when_another_process_already_did(
 
 
 def test_revoked_refresh_token_marks_needs_reconnect_and_tells_admins_once(
-    ctx: AppContext, sandbox: SandboxServer
+    ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     first = connections(ctx)[0]
     httpx.post(f"{sandbox.url}/_sandbox/connections/{first.xero_connection_id}/revoke",
@@ -107,7 +107,7 @@ def test_revoked_refresh_token_marks_needs_reconnect_and_tells_admins_once(
 
 
 def test_access_token_xero_calls_expired_early_is_refreshed_once_and_the_call_retried(
-    ctx: AppContext, sandbox: SandboxServer
+    ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     first = connections(ctx)[0]
     before = stored_tokens(ctx, first.id)
@@ -125,7 +125,7 @@ def test_access_token_xero_calls_expired_early_is_refreshed_once_and_the_call_re
 
 
 def test_xero_403_for_a_deleted_tenant_connection_marks_needs_reconnect(
-    ctx: AppContext, sandbox: SandboxServer
+    ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     first, second = connections(ctx)
     # The organisation removed the app in Xero: the token is fine, the tenant is not.
@@ -144,7 +144,7 @@ def test_xero_403_for_a_deleted_tenant_connection_marks_needs_reconnect(
 
 
 def test_reconnecting_after_a_loss_resumes_the_connection(
-    ctx: AppContext, sandbox: SandboxServer
+    ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     first = connections(ctx)[0]
     httpx.post(f"{sandbox.url}/_sandbox/connections/{first.xero_connection_id}/revoke",
@@ -157,7 +157,7 @@ def test_reconnecting_after_a_loss_resumes_the_connection(
     assert open_client(ctx, first.id).organisation().name == first.tenant_name
 
 
-def test_open_client_refuses_a_disconnected_or_unknown_connection(ctx: AppContext) -> None:
+def test_open_client_refuses_a_disconnected_or_unknown_connection(ctx: AppDeps) -> None:
     from bot.chasing.connections import ConnectService
 
     first = connections(ctx)[0]

@@ -10,19 +10,19 @@ import httpx
 import pytest
 
 from bot.chasing.connections import ConnectService
-from bot.connect_cli import serve_callback
-from bot.context import AppContext
-from bot.xero.sandbox.server import SandboxServer
+from bot.cli.connect import serve_callback
+from bot.deps import AppDeps
+from bot.sandbox.server import SandboxServer
 from tests.connect_helpers import connections, free_port, make_context
 
 
 @pytest.fixture
-def ctx(sandbox: SandboxServer, migrated_db: str, tmp_path: Path) -> AppContext:
+def ctx(sandbox: SandboxServer, migrated_db: str, tmp_path: Path) -> AppDeps:
     return make_context(sandbox, migrated_db, tmp_path)
 
 
 @pytest.fixture
-def web(ctx: AppContext) -> Iterator[httpx.Client]:
+def web(ctx: AppDeps) -> Iterator[httpx.Client]:
     """The web app served for real by uvicorn on a free port."""
     base = f"http://127.0.0.1:{free_port()}"
     with serve_callback(ctx, f"{base}/xero/callback", lambda outcome: None), \
@@ -30,7 +30,7 @@ def web(ctx: AppContext) -> Iterator[httpx.Client]:
         yield client
 
 
-def xero_redirect(ctx: AppContext, user: str = "finance@sandbox.example") -> str:
+def xero_redirect(ctx: AppDeps, user: str = "finance@sandbox.example") -> str:
     """The callback path and query the sandbox sends the browser back to."""
     authorize_url = ConnectService(ctx).start("T-TEAM", "U-ADMIN", login_hint=user)
     location = httpx.get(authorize_url).headers["location"]
@@ -39,7 +39,7 @@ def xero_redirect(ctx: AppContext, user: str = "finance@sandbox.example") -> str
 
 
 def test_callback_shows_the_connected_organisations(
-    web: httpx.Client, ctx: AppContext, sandbox: SandboxServer
+    web: httpx.Client, ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     page = web.get(xero_redirect(ctx))
 
@@ -51,7 +51,7 @@ def test_callback_shows_the_connected_organisations(
 
 
 def test_callback_for_a_readonly_user_says_why_and_what_to_do(
-    web: httpx.Client, ctx: AppContext
+    web: httpx.Client, ctx: AppDeps
 ) -> None:
     page = web.get(xero_redirect(ctx, "readonly@sandbox.example"))
 
@@ -63,7 +63,7 @@ def test_callback_for_a_readonly_user_says_why_and_what_to_do(
 
 
 def test_callback_after_cancelling_at_xero_is_polite_and_uses_up_the_link(
-    web: httpx.Client, ctx: AppContext, sandbox: SandboxServer
+    web: httpx.Client, ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
     authorize_url = ConnectService(ctx).start("T-TEAM", "U-ADMIN")
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
@@ -81,7 +81,7 @@ def test_callback_after_cancelling_at_xero_is_polite_and_uses_up_the_link(
     assert "This link has expired — run /chaser connect again." in retry.text
 
 
-def test_callback_with_a_used_link_says_it_expired(web: httpx.Client, ctx: AppContext) -> None:
+def test_callback_with_a_used_link_says_it_expired(web: httpx.Client, ctx: AppDeps) -> None:
     redirect = xero_redirect(ctx)
     assert web.get(redirect).status_code == 200
 
@@ -99,7 +99,7 @@ def test_callback_without_code_or_state_is_an_incomplete_link(web: httpx.Client)
 
 
 def test_unexpected_failures_show_a_reference_and_no_traceback(
-    web: httpx.Client, ctx: AppContext
+    web: httpx.Client, ctx: AppDeps
 ) -> None:
     redirect = xero_redirect(ctx)
 

@@ -21,7 +21,7 @@ from storage.db import session_scope
 from storage.models import ConnectionStatus, Workspace, XeroConnection
 
 if TYPE_CHECKING:
-    from bot.context import AppContext
+    from bot.deps import AppDeps
     from bot.xero.auth import TokenSet
     from bot.xero.models import Organisation, User, XeroTenantConnection
 
@@ -129,7 +129,7 @@ def role_refusal(user: User | None) -> str | None:
 class ConnectService:
     """Starts and completes Xero consent for a Slack workspace, and disconnects organisations."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppDeps) -> None:
         self.ctx = ctx
 
     # Start -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from storage.db import session_scope
 from storage.models import ExpectedDateSource, Invoice, XeroConnection
 
 if TYPE_CHECKING:
-    from bot.context import AppContext
+    from bot.deps import AppDeps
 
 HeldIn = Literal["xero", "local"]
 
@@ -64,7 +64,7 @@ def explain_refusal(messages: list[str], invoice: Invoice) -> str:
 
 
 def set_expected_payment_date(
-    ctx: AppContext,
+    ctx: AppDeps,
     connection_id: int,
     invoice_id: int,
     expected: date | None,

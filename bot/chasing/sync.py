@@ -41,7 +41,7 @@ from storage.models import ConnectionStatus, EmailRole, XeroConnection
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from bot.context import AppContext
+    from bot.deps import AppDeps
     from bot.xero.client import XeroClient
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ SETTLED_AFTER = timedelta(minutes=5)
 # The write happens between two requests, so no lock is ever held across a call to Xero.
 PAGES_PER_COMMIT = 5
 
-ClientFactory = Callable[["AppContext", int], "XeroClient"]
+ClientFactory = Callable[["AppDeps", int], "XeroClient"]
 
 
 class SyncFailed(XeroError):
@@ -69,7 +69,7 @@ class SyncService:
 
     def __init__(
         self,
-        ctx: AppContext,
+        ctx: AppDeps,
         *,
         client_factory: ClientFactory = open_client,
         reconcile_every: timedelta = RECONCILE_EVERY,
@@ -379,7 +379,7 @@ def _stored_count(entity: str, page: Any) -> int:
 
 
 def sync_all(
-    ctx: AppContext,
+    ctx: AppDeps,
     *,
     full: bool = False,
     progress: ProgressCallback | None = None,

@@ -21,7 +21,7 @@ from storage.models import ConnectionStatus, XeroConnection
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from bot.context import AppContext
+    from bot.deps import AppDeps
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def mark_needs_reconnect(
     return True
 
 
-def open_client(ctx: AppContext, connection_id: int) -> XeroClient:
+def open_client(ctx: AppDeps, connection_id: int) -> XeroClient:
     """A XeroClient for one connection, its tokens refreshed through the database lock.
 
     Refuses with ConnectionUnavailable (which has a user message) unless the connection is

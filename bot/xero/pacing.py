@@ -102,7 +102,7 @@ def _app_window_locked() -> SlidingWindow:
 
 
 class TenantPacers:
-    """One Pacer per tenant, for everything one process (one AppContext) sends to Xero.
+    """One Pacer per tenant, for everything one process (one AppDeps) sends to Xero.
 
     Xero counts limits per tenant, not per client object: a sync and a write-back for the same
     organisation must draw on one allowance, so every client for a tenant shares its Pacer.

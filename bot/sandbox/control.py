@@ -16,9 +16,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from bot.xero.sandbox.identity import IdentityStore
-from bot.xero.sandbox.limits import SandboxStats
-from bot.xero.sandbox.records import to_amount
+from bot.sandbox.identity import IdentityStore
+from bot.sandbox.limits import SandboxStats
+from bot.sandbox.records import to_amount
 
 PREFIX = "/_sandbox"
 RAW_SEND = "sandbox.raw_send"  # scope key: the server's own send, kept for dropping sockets

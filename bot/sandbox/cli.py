@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.xero.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
-from bot.xero.sandbox.ledger import build_ledger
-from bot.xero.sandbox.server import SandboxConfig, serve
+from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from bot.sandbox.ledger import build_ledger
+from bot.sandbox.server import SandboxConfig, serve
 
 DEFAULT_REDIRECT_PATH = "/xero/callback"
 

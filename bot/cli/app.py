@@ -14,11 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
 from bot.chasing.ports import UserFacingError
-from bot.cli_support import CommandError, describe_db_error, redact_url
+from bot.cli.support import CommandError, describe_db_error, redact_url
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
+from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from bot.secrets import SecretError, SecretKeyMismatch
-from bot.xero.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -99,7 +99,7 @@ def db_upgrade(
 @friendly
 def doctor() -> None:
     """Check configuration, the database, Slack and Xero settings, one line each."""
-    from bot.doctor import run_checks
+    from bot.cli.doctor import run_checks
 
     settings = settings_or_exit()
     ok = True
@@ -128,7 +128,7 @@ def demo(
     ] = 400,
 ) -> None:
     """Run everything that exists so far on embedded defaults and say what happened."""
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     run_demo(settings_or_exit(), console, json_output=json_output, contacts=contacts,
              invoices=invoices)
@@ -177,8 +177,8 @@ def sandbox(
     webhook_key: Annotated[str | None, typer.Option(help="Webhook signing key.")] = None,
 ) -> None:
     """Run a local Xero (OAuth, Accounting API, limits, faults) for trials and tests."""
-    from bot.xero.sandbox.cli import run_sandbox
-    from bot.xero.sandbox.server import PortUnavailable
+    from bot.sandbox.cli import run_sandbox
+    from bot.sandbox.server import PortUnavailable
 
     uris = [u.strip() for value in redirect_uri or [] for u in value.split(",") if u.strip()]
     try:
@@ -203,7 +203,7 @@ def connect(
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for Xero.")] = 300.0,
 ) -> None:
     """Link a Xero organisation over OAuth 2.0."""
-    from bot.connect_cli import run_connect
+    from bot.cli.connect import run_connect
 
     run_connect(settings_or_exit(), console, login_hint=login_hint, timeout=timeout)
 
@@ -216,7 +216,7 @@ def disconnect(
     ] = None,
 ) -> None:
     """Revoke the Xero connection, keeping local history."""
-    from bot.connect_cli import run_disconnect
+    from bot.cli.connect import run_disconnect
 
     run_disconnect(settings_or_exit(), console, org=org)
 
@@ -235,7 +235,7 @@ def sync(
     ] = False,
 ) -> None:
     """Sync contacts and invoices from Xero now."""
-    from bot.sync_cli import run_sync
+    from bot.cli.sync import run_sync
 
     code = run_sync(settings_or_exit(), console, org=org, full=full,
                     json_output=json_output, err_console=err_console)

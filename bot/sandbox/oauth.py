@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.xero.sandbox.identity import AccessGrant, GrantError, IdentityStore, TokenRejected
-from bot.xero.sandbox.identity_scopes import KNOWN_SCOPES
-from bot.xero.sandbox.limits import SandboxStats
+from bot.sandbox.identity import AccessGrant, GrantError, IdentityStore, TokenRejected
+from bot.sandbox.identity_scopes import KNOWN_SCOPES
+from bot.sandbox.limits import SandboxStats
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.xero.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
-from bot.xero.sandbox.identity_jwt import InvalidJWT, JWTSigner, at_hash
+from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from bot.sandbox.identity_jwt import InvalidJWT, JWTSigner, at_hash
 
 CODE_TTL = 5 * 60  # "expires 5 minutes after issuance" (Xero auth-flow doc)
 ACCESS_TTL = 30 * 60  # expires_in: 1800 (https://developer.xero.com/faq/oauth2)

@@ -17,9 +17,9 @@ from rich.markup import escape
 
 from bot.chasing.connections import ConnectResult, ConnectService
 from bot.chasing.ports import UserFacingError
-from bot.cli_support import CommandError, choose_connections, migrated_context
+from bot.cli.support import CommandError, choose_connections, migrated_context
 from bot.config import Settings
-from bot.context import AppContext
+from bot.deps import AppDeps
 from bot.web import CallbackOutcome, create_web_app
 from storage import repositories
 from storage.db import session_scope
@@ -32,7 +32,7 @@ MISSING_CREDENTIALS = (
 )
 
 
-def prepared_context(settings: Settings) -> AppContext:
+def prepared_context(settings: Settings) -> AppDeps:
     """The context for a CLI command, after checking Xero credentials and the schema."""
     if not settings.xero_configured:
         raise CommandError(MISSING_CREDENTIALS)
@@ -58,7 +58,7 @@ def _bind(uri: str) -> socket.socket:
 
 
 @contextlib.contextmanager
-def serve_callback(ctx: AppContext, uri: str,
+def serve_callback(ctx: AppDeps, uri: str,
                    on_callback: Callable[[CallbackOutcome], None]) -> Iterator[None]:
     """Serve the callback route on the redirect URI's host and port while the block runs."""
     sock = _bind(uri)

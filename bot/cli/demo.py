@@ -20,13 +20,13 @@ from rich.table import Table
 
 from bot.chasing.overdue import Receivable, ReceivablesSummary, org_today, summarize
 from bot.chasing.timezones import org_zone
-from bot.cli_support import CommandError, redact_url
+from bot.cli.support import CommandError, redact_url
 from bot.config import Settings
-from bot.xero.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 if TYPE_CHECKING:
     from bot.chasing.connections import ConnectResult
-    from bot.context import AppContext
+    from bot.deps import AppDeps
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,14 @@ class DemoError(CommandError):
 # Connecting without a browser ---------------------------------------------------------
 
 
-def connect_unattended(ctx: AppContext, login_hint: str = SANDBOX_LOGIN_HINT) -> ConnectResult:
+def connect_unattended(ctx: AppDeps, login_hint: str = SANDBOX_LOGIN_HINT) -> ConnectResult:
     """Run the consent flow against a sandbox started with auto-approve, no browser or server.
 
     The sandbox approves at once for a login_hint user and redirects to our callback; we
     read the code and state off that redirect instead of serving the callback route.
     """
     from bot.chasing.connections import ConnectService
-    from bot.connect_cli import follow_auto_approval
+    from bot.cli.connect import follow_auto_approval
     from storage.models import CLI_WORKSPACE_TEAM_ID
 
     service = ConnectService(ctx)
@@ -77,8 +77,8 @@ def demo_sandbox(settings: Settings, *, contacts: int, invoices: int) -> Iterato
     if settings.xero_base_url:
         yield settings.xero_base_url.rstrip("/")
         return
-    from bot.xero.sandbox.ledger import build_ledger
-    from bot.xero.sandbox.server import SandboxConfig, SandboxServer
+    from bot.sandbox.ledger import build_ledger
+    from bot.sandbox.server import SandboxConfig, SandboxServer
 
     ledger = build_ledger(seed=1, orgs=DEMO_ORGS, contacts=contacts, invoices=invoices)
     server = SandboxServer(SandboxConfig(auto_approve=True), ledger).start()
@@ -128,7 +128,7 @@ class OrgSummary:
     summary: ReceivablesSummary
 
 
-def receivables_summaries(ctx: AppContext) -> list[OrgSummary]:
+def receivables_summaries(ctx: AppDeps) -> list[OrgSummary]:
     """Per connected organisation: aging as of today in its own timezone, from the local store."""
     from storage import repositories
     from storage.db import session_scope
@@ -159,7 +159,7 @@ def receivables_summaries(ctx: AppContext) -> list[OrgSummary]:
     return result
 
 
-def write_back_examples(ctx: AppContext, connection_id: int) -> list[dict[str, Any]]:
+def write_back_examples(ctx: AppDeps, connection_id: int) -> list[dict[str, Any]]:
     """Set an expected date on a clean invoice and on a part-paid one, and say where each went."""
     from bot.chasing.expected_dates import set_expected_payment_date
     from storage import repositories
@@ -219,8 +219,8 @@ def run_demo(
         logging.getLogger(name).setLevel(logging.ERROR)
     from bot.chasing.ports import RecordingNotifier
     from bot.chasing.sync import sync_all
-    from bot.context import build_context
-    from bot.sync_cli import summed_figures
+    from bot.cli.sync import summed_figures
+    from bot.deps import build_context
 
     url = fresh_database(settings.data_dir)
     sandbox_url = settings.xero_base_url

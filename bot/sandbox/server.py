@@ -20,25 +20,25 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.xero.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
-from bot.xero.sandbox.control import (
+from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from bot.sandbox.control import (
     RAW_SEND,
     FaultPlan,
     control_routes,
     drop_connection,
     fault_body,
 )
-from bot.xero.sandbox.identity import (
+from bot.sandbox.identity import (
     REFRESH_GRACE,
     ClientRegistration,
     IdentityStore,
     TokenRejected,
 )
-from bot.xero.sandbox.identity_consent import consent_routes
-from bot.xero.sandbox.identity_scopes import accepted_scopes
-from bot.xero.sandbox.limits import LimitSettings, RateLimiter, SandboxStats
-from bot.xero.sandbox.oauth import bearer_grant, identity_routes, xero_problem
-from bot.xero.sandbox.webhooks import WebhookDispatcher, WebhookSettings
+from bot.sandbox.identity_consent import consent_routes
+from bot.sandbox.identity_scopes import accepted_scopes
+from bot.sandbox.limits import LimitSettings, RateLimiter, SandboxStats
+from bot.sandbox.oauth import bearer_grant, identity_routes, xero_problem
+from bot.sandbox.webhooks import WebhookDispatcher, WebhookSettings
 
 log = logging.getLogger("chaser.sandbox")
 API_PREFIX = "/api.xro/2.0"
@@ -187,7 +187,7 @@ class SandboxApp(Starlette):
 
 def create_sandbox_app(config: SandboxConfig, ledger: Any) -> Starlette:
     """The whole local Xero for one ledger: identity, consent, Accounting API, control, webhooks."""
-    from bot.xero.sandbox.accounting import accounting_routes
+    from bot.sandbox.accounting import accounting_routes
 
     client = ClientRegistration(config.client_id, config.client_secret, config.redirect_uris)
     store = IdentityStore(ledger, client, config.clock,
@@ -253,7 +253,7 @@ class SandboxServer:
         config = config or SandboxConfig()
         self.config = replace(config, public_url=config.public_url or self.url)
         if ledger is None:
-            from bot.xero.sandbox.ledger import build_ledger
+            from bot.sandbox.ledger import build_ledger
 
             ledger = build_ledger(orgs=2, contacts=10, invoices=40)
         self.ledger = ledger

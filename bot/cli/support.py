@@ -9,7 +9,7 @@ from bot import messages
 from bot.config import Settings
 
 if TYPE_CHECKING:
-    from bot.context import AppContext
+    from bot.deps import AppDeps
     from storage.models import XeroConnection
 
 
@@ -34,11 +34,11 @@ def describe_db_error(exc: BaseException) -> str:
     return first
 
 
-def migrated_context(settings: Settings) -> AppContext:
+def migrated_context(settings: Settings) -> AppDeps:
     """The shared services, once the database is reachable and at the latest schema."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.context import build_context
+    from bot.deps import build_context
     from storage import db
 
     url = settings.resolved_database_url

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.xero.sandbox.identity import IdentityStore
-from bot.xero.sandbox.identity_scopes import unknown_scopes
+from bot.sandbox.identity import IdentityStore
+from bot.sandbox.identity_scopes import unknown_scopes
 
 AUTHORIZE_PATH = "/identity/connect/authorize"
 _CHALLENGE = re.compile(r"^[A-Za-z0-9\-_]{43}$")  # base64url(SHA-256) without padding

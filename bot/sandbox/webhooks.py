@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bot.xero.sandbox.limits import SandboxStats
+from bot.sandbox.limits import SandboxStats
 
 log = logging.getLogger("chaser.sandbox.webhooks")
 _RESOURCES = {"INVOICE": "Invoices", "CONTACT": "Contacts", "CREDITNOTE": "CreditNotes"}

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
-from bot.cli_support import describe_db_error, redact_url
+from bot.cli.support import describe_db_error, redact_url
 from bot.config import Settings
 
 
@@ -65,7 +65,7 @@ def _xero_check(settings: Settings) -> Check:
         return Check("xero", "skip",
                      "XERO_CLIENT_ID / XERO_CLIENT_SECRET are not set "
                      "(`chaser sandbox` prints settings for a local Xero)")
-    from bot.context import xero_oauth
+    from bot.deps import xero_oauth
     from bot.xero.errors import XeroError
 
     target = settings.xero_base_url or "api.xero.com"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class AppContext:
+class AppDeps:
     """Settings plus the long-lived collaborators every service needs."""
 
     settings: Settings
@@ -38,7 +38,7 @@ def build_context(
     database_url: str | None = None,
     notifier: Notifier | None = None,
     clock: Callable[[], datetime] = utc_now,
-) -> AppContext:
+) -> AppDeps:
     """Wire the real collaborators from settings (the database must already be migrated)."""
     from bot.chasing.ports import LoggingNotifier
     from bot.secrets import SecretBox, load_or_create_key
@@ -47,7 +47,7 @@ def build_context(
     engine = make_engine(database_url or settings.resolved_database_url)
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     box = SecretBox(load_or_create_key(secret, settings.data_dir))
-    return AppContext(
+    return AppDeps(
         settings=settings,
         session_factory=make_session_factory(engine),
         box=box,

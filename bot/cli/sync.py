@@ -12,17 +12,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from bot.cli_support import choose_connections, migrated_context
+from bot.cli.support import choose_connections, migrated_context
 from bot.config import Settings
 
 if TYPE_CHECKING:
     from bot.chasing.sync import SyncProgress, SyncReport
-    from bot.context import AppContext
+    from bot.deps import AppDeps
 
 FIGURES = ("contacts", "invoices", "api_calls", "throttled")
 
 
-def _targets(ctx: AppContext, org: str | None) -> list[int]:
+def _targets(ctx: AppDeps, org: str | None) -> list[int]:
     from storage import repositories
     from storage.db import session_scope
 
