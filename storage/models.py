@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -186,6 +187,8 @@ class Contact(Base):
     synced_at: Mapped[dt.datetime | None]
     # Local only: never written by a sync upsert.
     chasing_paused: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    chasing_paused_until: Mapped[dt.date | None]  # chasing resumes on this date
+    chasing_paused_reason: Mapped[str | None] = mapped_column(Text)
 
     emails: Mapped[list[ContactEmail]] = relationship(
         back_populates="contact",
@@ -263,6 +266,11 @@ class Invoice(Base):
     chasing_paused: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     chasing_paused_until: Mapped[dt.date | None]
     chasing_paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Local only: a disputed invoice is not chased until the dispute is resolved.
+    disputed: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    disputed_reason: Mapped[str | None] = mapped_column(Text)
+    disputed_by: Mapped[str | None] = mapped_column(String(64))
+    disputed_at: Mapped[dt.datetime | None]
     synced_at: Mapped[dt.datetime | None]
 
     contact: Mapped[Contact | None] = relationship()
@@ -326,5 +334,38 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any] | None]
 
 
-# Reminders (a later issue) will add a `reminders` table keyed by (invoice_id, step) as its
-# idempotency key, referencing invoices.id with ON DELETE CASCADE.
+
+
+class OrganisationSettings(Base):
+    """How one connected organisation is chased and reported: digest, window, thresholds, pause.
+
+    One row per connection, created with defaults on first read (storage/settings.py). Amounts are
+    in the organisation's base currency; times are "HH:MM" in the organisation's timezone.
+    """
+
+    __tablename__ = "organisation_settings"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest_enabled: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    digest_channel_id: Mapped[str | None] = mapped_column(String(64))
+    digest_time: Mapped[str] = mapped_column(String(5), server_default="09:00")
+    # Reminders go only on these ISO weekdays (1 = Monday), at chase_time, off public holidays.
+    chase_days: Mapped[str] = mapped_column(String(32), server_default="1,2,3,4,5")
+    chase_time: Mapped[str] = mapped_column(String(5), server_default="10:00")
+    minimum_chase_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    wait_for_expected_date: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    # Everyone may use the digest's buttons unless this narrows them to admins.
+    buttons_admins_only: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    alert_payments: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    # An invoice at or above this base amount becoming overdue is announced; NULL turns it off.
+    alert_overdue_over: Mapped[Decimal | None]
+    # Escalation cards go here; NULL sends them to each manager by DM.
+    approvals_channel_id: Mapped[str | None] = mapped_column(String(64))
+    # The whole account's chasing switch (a lost connection pauses chasing on its own).
+    chasing_paused: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    chasing_paused_until: Mapped[dt.date | None]  # chasing resumes on this date
+    chasing_paused_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime | None]
+    updated_by: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,118 @@
+"""Whether an invoice may be chased today, and if not why: the one place that decides it.
+
+Pure: plain values in, a `SkipReason` (or None) out. The digest's "won't be chased" counts,
+`/chaser status`, `chaser chase --dry-run` and the reminder run all ask this function, so they
+can never disagree. The rules follow Chaser's (see shared/reference/ar-practice.md): only
+approved sales invoices with money owing, never a paused, disputed or sub-minimum one, never a
+customer without an email address, and not before the expected payment date when the
+organisation says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from bot.chasing.overdue import is_open
+
+ZERO = Decimal("0")
+
+
+class SkipReason(StrEnum):
+    """Why an open receivable is not chased; the order is the order of the checks."""
+
+    NOT_OPEN = "not_open"
+    CONNECTION_LOST = "connection_lost"
+    ACCOUNT_PAUSED = "account_paused"
+    CUSTOMER_PAUSED = "customer_paused"
+    INVOICE_PAUSED = "invoice_paused"
+    DISPUTED = "disputed"
+    BELOW_MINIMUM = "below_minimum"
+    BEFORE_EXPECTED_DATE = "before_expected_date"
+    NO_EMAIL = "no_email"
+
+
+SKIP_REASON_LABELS = {
+    SkipReason.NOT_OPEN: "not open",
+    SkipReason.CONNECTION_LOST: "Xero needs reconnecting",
+    SkipReason.ACCOUNT_PAUSED: "chasing paused",
+    SkipReason.CUSTOMER_PAUSED: "customer paused",
+    SkipReason.INVOICE_PAUSED: "invoice paused",
+    SkipReason.DISPUTED: "disputed",
+    SkipReason.BELOW_MINIMUM: "below minimum",
+    SkipReason.BEFORE_EXPECTED_DATE: "before expected date",
+    SkipReason.NO_EMAIL: "no email",
+}
+
+# Reasons a person chose (a pause or a dispute), as opposed to reasons the rules imply.
+PAUSED_REASONS = frozenset(
+    {SkipReason.ACCOUNT_PAUSED, SkipReason.CUSTOMER_PAUSED, SkipReason.INVOICE_PAUSED}
+)
+
+
+def pause_active(paused: bool, until: date | None, today: date) -> bool:
+    """A pause holds until its end date (chasing resumes on that date), or for good without one."""
+    return paused and (until is None or today < until)
+
+
+def base_amount(amount: Decimal, currency_rate: Decimal | None) -> Decimal:
+    """An amount in the organisation's base currency.
+
+    Xero's CurrencyRate is units of the invoice currency per one unit of base currency
+    (Accounting API, Invoices: "CurrencyRate"), so the base amount is amount / rate; a missing
+    or zero rate means the invoice is already in the base currency.
+    """
+    if not currency_rate:
+        return amount
+    return amount / currency_rate
+
+
+@dataclass(frozen=True)
+class ChaseFacts:
+    """What the decision reads about one invoice, its customer and its organisation."""
+
+    status: str
+    amount_due: Decimal | None
+    currency_rate: Decimal | None = None
+    expected_payment_date: date | None = None
+    invoice_paused: bool = False
+    invoice_paused_until: date | None = None
+    disputed: bool = False
+    customer_paused: bool = False
+    customer_paused_until: date | None = None
+    has_email: bool = True
+    connected: bool = True
+    account_paused: bool = False
+    account_paused_until: date | None = None
+    minimum_amount: Decimal = ZERO
+    wait_for_expected_date: bool = True
+
+
+def skip_reason(facts: ChaseFacts, today: date) -> SkipReason | None:
+    """Why this invoice is not chased on `today` (the organisation's date), or None to chase it."""
+    if not is_open(facts.status, facts.amount_due):
+        return SkipReason.NOT_OPEN
+    if not facts.connected:
+        return SkipReason.CONNECTION_LOST
+    if pause_active(facts.account_paused, facts.account_paused_until, today):
+        return SkipReason.ACCOUNT_PAUSED
+    if pause_active(facts.customer_paused, facts.customer_paused_until, today):
+        return SkipReason.CUSTOMER_PAUSED
+    if pause_active(facts.invoice_paused, facts.invoice_paused_until, today):
+        return SkipReason.INVOICE_PAUSED
+    if facts.disputed:
+        return SkipReason.DISPUTED
+    amount = base_amount(facts.amount_due or ZERO, facts.currency_rate)
+    if amount < facts.minimum_amount:
+        return SkipReason.BELOW_MINIMUM
+    if (
+        facts.wait_for_expected_date
+        and facts.expected_payment_date is not None
+        and today < facts.expected_payment_date
+    ):
+        return SkipReason.BEFORE_EXPECTED_DATE
+    if not facts.has_email:
+        return SkipReason.NO_EMAIL
+    return None
