@@ -369,3 +369,114 @@ class OrganisationSettings(Base):
     chasing_paused_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime | None]
     updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- Digest, alerts, webhook deliveries and connection incidents (migration 0005) ---------
+
+
+class DigestStatus(StrEnum):
+    POSTING = "posting"
+    POSTED = "posted"
+    FAILED = "failed"
+
+
+class DigestMessage(Base):
+    """One organisation's digest for one local day: claimed once, then its channel and ts."""
+
+    __tablename__ = "digest_messages"
+    __table_args__ = (
+        # The unique key is what lets exactly one of several instances post the day's digest.
+        UniqueConstraint("connection_id", "digest_date"),
+        Index("ix_digest_messages_channel_ts", "channel_id", "message_ts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    digest_date: Mapped[dt.date]
+    status: Mapped[DigestStatus] = mapped_column(_enum(DigestStatus))
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    # The page shown, so a click or a webhook re-renders the message as people see it.
+    page: Mapped[int] = mapped_column(server_default=text("0"), default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_at: Mapped[dt.datetime]
+    posted_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class SlackAlert(Base):
+    """An alert about one invoice (payment received, overdue above a threshold), posted once."""
+
+    __tablename__ = "slack_alerts"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "kind", "xero_invoice_id"),
+        Index("ix_slack_alerts_contact", "connection_id", "xero_contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    xero_invoice_id: Mapped[str] = mapped_column(String(64))
+    # Alerts thread per customer: the first alert's ts is the thread for the next ones.
+    xero_contact_id: Mapped[str | None] = mapped_column(String(64))
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime]
+    posted_at: Mapped[dt.datetime | None]
+
+
+class XeroWebhookEvent(Base):
+    """One Xero webhook event as delivered; the unique key makes redeliveries no-ops."""
+
+    __tablename__ = "xero_webhook_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(128), unique=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    event_category: Mapped[str] = mapped_column(String(32))
+    event_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    event_date_utc: Mapped[dt.datetime | None]
+    received_at: Mapped[dt.datetime]
+    processed_at: Mapped[dt.datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ConnectionIncident(Base):
+    """A span during which a connection needed reconnecting; at most one open per connection."""
+
+    __tablename__ = "connection_incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    # Equal to connection_id while open and NULL once resolved: a plain unique key that allows
+    # one open incident per connection on SQLite and PostgreSQL alike (NULLs are distinct).
+    open_connection_id: Mapped[int | None] = mapped_column(unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+
+
+class SlackNotice(Base):
+    """A direct message sent once per key (e.g. one per admin per connection incident)."""
+
+    __tablename__ = "slack_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_key: Mapped[str] = mapped_column(String(255), unique=True)
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    slack_user_id: Mapped[str | None] = mapped_column(String(64))
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
