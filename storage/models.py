@@ -369,6 +369,17 @@ class OrganisationSettings(Base):
     chasing_paused_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime | None]
     updated_by: Mapped[str | None] = mapped_column(String(64))
+    # --- Chasing (revision 0006): who reminders come from, how they are worded, holidays ------
+    # Public holidays of the organisation's country are not chase days unless this is off.
+    skip_public_holidays: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    # A Babel locale for amounts and dates in emails (e.g. en_NZ); NULL: from the country.
+    locale: Mapped[str | None] = mapped_column(String(16))
+    # The normal and escalated senders: the From name and the Reply-To of reminder emails.
+    sender_name: Mapped[str | None] = mapped_column(String(255))
+    sender_email: Mapped[str | None] = mapped_column(String(320))
+    escalated_sender_name: Mapped[str | None] = mapped_column(String(255))
+    escalated_sender_email: Mapped[str | None] = mapped_column(String(320))
+
 
 
 # --- Digest, alerts, webhook deliveries and connection incidents (migration 0005) ---------
@@ -480,3 +491,159 @@ class SlackNotice(Base):
     message_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime]
     sent_at: Mapped[dt.datetime | None]
+
+
+# --- Chasing (revision 0006): schedules, customer assignment and the reminders ledger -------
+
+
+class SchedulePart(StrEnum):
+    """The three parts of a chasing schedule, as Chaser's."""
+
+    BEFORE_DUE = "before_due"
+    OVERDUE = "overdue"
+    PAID = "paid"
+
+
+class ReminderState(StrEnum):
+    """Where one (invoice, step) is; the row itself is the idempotency key."""
+
+    # Claimed and committed before the SMTP conversation starts; the email may be on its way.
+    SENDING = "sending"
+    # The SMTP server accepted the message.
+    SENT = "sent"
+    # The SMTP server refused it or could not be reached: nothing went, the next run retries.
+    FAILED = "failed"
+    # A claim whose run died before recording the outcome: it may have gone, so it is never
+    # resent on its own; a person looks and releases it (see bot/chasing/ledger.py).
+    UNCONFIRMED = "unconfirmed"
+    # A step that needs a manager: waiting, approved (then sending/sent) or declined.
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    # A person skipped this one chase (e.g. from the forewarn).
+    SKIPPED = "skipped"
+
+
+class ChaseSchedule(Base):
+    """A named chasing schedule of one organisation; exactly one is its default."""
+
+    __tablename__ = "chase_schedules"
+    __table_args__ = (UniqueConstraint("connection_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    is_default: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    # The last overdue step repeats every N days, at most `repeat_limit` times (NULL: no cap).
+    repeat_every_days: Mapped[int | None]
+    repeat_limit: Mapped[int | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+
+    steps: Mapped[list[ChaseStep]] = relationship(
+        back_populates="schedule",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="[ChaseStep.part, ChaseStep.days]",
+    )
+
+
+class ChaseStep(Base):
+    """One chase of a schedule: N days before or after the due date (or after payment)."""
+
+    __tablename__ = "chase_steps"
+    __table_args__ = (UniqueConstraint("schedule_id", "part", "days"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("chase_schedules.id", ondelete="CASCADE")
+    )
+    part: Mapped[SchedulePart] = mapped_column(_enum(SchedulePart))
+    days: Mapped[int]
+    # A template family in bot/chasing/templates/ (single and grouped variants of each).
+    template: Mapped[str] = mapped_column(String(64))
+    # Group this customer's invoices at the same kind of step into one email (a table).
+    grouped: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    escalated_sender: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    escalated_recipients: Mapped[bool] = mapped_column(
+        Boolean, server_default=false(), default=False
+    )
+    needs_approval: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+
+    schedule: Mapped[ChaseSchedule] = relationship(back_populates="steps")
+
+
+class ContactSchedule(Base):
+    """A customer chased on a schedule other than the organisation's default."""
+
+    __tablename__ = "contact_schedules"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("chase_schedules.id", ondelete="CASCADE"), index=True
+    )
+    assigned_at: Mapped[dt.datetime]
+    assigned_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class Reminder(Base):
+    """The reminders ledger: one row per (invoice, step), ever; the row is the send's claim.
+
+    The unique (invoice_id, step_key) is the idempotency key: a run inserts the row (state
+    sending, with the Message-ID the email will carry) and commits before talking to SMTP, so a
+    second run or process cannot claim it again. Rows of one grouped email share a message_id.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "step_key"),
+        Index("ix_reminders_connection_state", "connection_id", "state"),
+        Index("ix_reminders_message_id", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    # "before_due:7", "overdue:1", "overdue:15" (a repeat), "paid:0": the step's day, so a
+    # schedule edit or a new schedule never re-sends a chase for the same day.
+    step_key: Mapped[str] = mapped_column(String(32))
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chase_schedules.id", ondelete="SET NULL")
+    )
+    state: Mapped[ReminderState] = mapped_column(_enum(ReminderState))
+    step_on: Mapped[dt.date]  # the day the step fell due (organisation's calendar)
+    template: Mapped[str] = mapped_column(String(64))
+    grouped: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    escalated: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    sender: Mapped[str | None] = mapped_column(String(320))
+    recipients: Mapped[list[Any] | None]
+    subject: Mapped[str | None] = mapped_column(Text)
+    amount_due: Mapped[Decimal | None]
+    currency_code: Mapped[str | None] = mapped_column(String(3))
+    attempts: Mapped[int] = mapped_column(server_default=text("0"), default=0)
+    actor: Mapped[str] = mapped_column(String(255))
+    claimed_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OnlineInvoiceLink(Base):
+    """Xero's customer-facing link for an invoice, fetched once and kept (it does not change)."""
+
+    __tablename__ = "online_invoice_links"
+
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True
+    )
+    url: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[dt.datetime]
