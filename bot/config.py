@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.errors import ConfigurationError
+
 XERO_LOGIN_URL = "https://login.xero.com"
 XERO_IDENTITY_URL = "https://identity.xero.com"
 XERO_API_URL = "https://api.xero.com"
@@ -22,7 +24,7 @@ BROAD_SCOPES = (
 )
 
 
-class ConfigError(Exception):
+class ConfigError(ConfigurationError):
     """A setting is missing or malformed; the message names it and says how to fix it."""
 
 

@@ -1,12 +1,274 @@
-"""User-facing text that more than one place says, kept together so it reads as one voice."""
+"""Every sentence a person reads, written once and rendered for the surface that shows it.
 
-LATER_ISSUE = "`chaser {command}` is not built yet: {what} arrives in a later release."
+A `Message` is a template; `render(surface)` fills in the values and the surface's own way of
+writing a command: `{cmd[connect]}` becomes `/chaser connect` in Slack and `chaser connect` in
+a terminal. Build one with a function below (`needs_reconnect(name, reason)`) or `say(...)`;
+render it only where it is shown (the CLI funnel, the Slack error handler, a web page).
+"""
 
-CONFIG_HINT = "Set it in the environment or in a .env file, then run `chaser doctor`."
+from __future__ import annotations
 
-DB_NOT_MIGRATED = "The database schema is not up to date. Run `chaser db upgrade`."
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-SECRET_KEY_HINT = (
+
+@dataclass(frozen=True)
+class Surface:
+    """Where a person reads a message; it decides how a command is written."""
+
+    name: str
+    prefix: str  # "/chaser" (the slash command) or "chaser" (the console script)
+    place: str  # where the person goes back to: "Slack", "the terminal"
+
+    def command(self, name: str) -> str:
+        """A command as this surface's user would type it, e.g. `/chaser connect`."""
+        return f"`{self.prefix} {name}`"
+
+    def __getitem__(self, name: str) -> str:
+        # Lets templates say {cmd[connect]}: str.format looks the name up here.
+        return self.command(name)
+
+
+SLACK = Surface("slack", "/chaser", "Slack")
+TERMINAL = Surface("terminal", "chaser", "the terminal")  # the CLI, and log lines an operator reads
+
+
+@dataclass(frozen=True)
+class Message:
+    """A sentence for a person: a str.format template, its values, and {cmd[...]} commands."""
+
+    template: str
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def render(self, surface: Surface) -> str:
+        """The sentence as `surface` shows it, on one line (nested Messages rendered too)."""
+        values = {
+            key: value.render(surface) if isinstance(value, Message) else value
+            for key, value in self.values.items()
+        }
+        text = self.template.format_map({**values, "cmd": surface, "place": surface.place})
+        return " ".join(text.split())
+
+    def __add__(self, other: Message) -> Message:
+        """Two sentences said one after the other."""
+        return say("{first} {second}", first=self, second=other)
+
+
+def say(template: str, **values: object) -> Message:
+    """A Message from a template such as "Run {cmd[connect]} for {name}."."""
+    return Message(template, values)
+
+
+def plain(text: str) -> Message:
+    """Text that is already final (Xero's own words, a name): braces are kept as they are."""
+    return Message("{text}", {"text": text})
+
+
+def render(message: Message | str, surface: Surface) -> str:
+    """Render a Message, or pass plain text through (on one line)."""
+    if isinstance(message, Message):
+        return message.render(surface)
+    return " ".join(message.split())
+
+
+# Setup, configuration and the database -------------------------------------------------------
+
+CONFIG_HINT = say("Set it in the environment or in a .env file, then run {cmd[doctor]}.")
+
+DB_NOT_MIGRATED = say("The database schema is not up to date. Run {cmd[db upgrade]}.")
+
+SECRET_KEY_HINT = say(
     "The key (CHASER_SECRET_KEY or data/secret.key) must be the one the stored Xero tokens "
-    "were encrypted with; without it, reconnect Xero with `chaser connect` to store new ones."
+    "were encrypted with; without it, reconnect Xero with {cmd[connect]} to store new ones."
 )
+
+
+def later_issue(command: str, what: str) -> Message:
+    """A command that exists in the menu but not yet in the code."""
+    # `command` is one of our own command names, so it can sit in the template itself.
+    return say(f"{{cmd[{command}]}} is not built yet: {{what}} arrives in a later release.",
+               what=what)
+
+
+XERO_CREDENTIALS_MISSING = say(
+    "XERO_CLIENT_ID and XERO_CLIENT_SECRET are not set: copy them from your app at "
+    "https://developer.xero.com/app/manage into the environment or .env "
+    "({cmd[sandbox]} prints values for the local sandbox)."
+)
+
+
+
+def xero_credentials_refused(why: str) -> Message:
+    """Xero's token endpoint said invalid_client: our app's id or secret is wrong."""
+    return say(
+        "Xero refused chaser-bot's XERO_CLIENT_ID / XERO_CLIENT_SECRET ({why}): copy both "
+        "again from your app at https://developer.xero.com/app/manage, then run "
+        "{cmd[doctor]}. No organisation was changed.",
+        why=why,
+    )
+
+
+# A connection to one Xero organisation --------------------------------------------------------
+
+# Xero's terse refusal codes, said the way an admin reading a Slack DM would understand them.
+# These phrases are stored as a connection's status_reason, so they name no command.
+REFUSAL_REASONS = {
+    "invalid_grant": "Xero no longer accepts chaser-bot's access (it was revoked, or unused "
+                     "for 60 days)",
+    "tenant_disconnected": "the organisation was disconnected from chaser-bot in Xero",
+    "unauthorized": "Xero refused chaser-bot's access token",
+    "token_expired": "Xero refused chaser-bot's access token even after a refresh",
+    "forbidden": "Xero refused chaser-bot access to this organisation",
+    "no_refresh_token": "no Xero refresh token is stored",
+}
+
+
+def refusal_reason(code: str) -> str:
+    """A short phrase for a refusal code; text that is not a known code is kept as given."""
+    return REFUSAL_REASONS.get(code, code)
+
+
+def not_connected() -> Message:
+    """No such connection (or it was removed while we worked)."""
+    return say("That Xero organisation is not connected. Run {cmd[connect]} to connect it.")
+
+
+def needs_reconnect(name: str | None, reason: str | None) -> Message:
+    """Which organisation, why, and the command that fixes it."""
+    return say(
+        "{name} needs reconnecting{why}: chasing is paused until an admin runs {cmd[connect]} "
+        "again.",
+        name=name or "This Xero organisation",
+        why=f" ({reason})" if reason else "",
+    )
+
+
+def disconnected(name: str | None) -> Message:
+    """Someone disconnected the organisation on purpose."""
+    return say("{name} is disconnected from Xero. Run {cmd[connect]} to connect it again.",
+               name=name or "This Xero organisation")
+
+
+# Xero misbehaving -----------------------------------------------------------------------------
+
+def xero_retry_later(what: str) -> Message:
+    """A transient fault (outage, odd answer, rate limit): nothing changed, try again later."""
+    return say("{what}; nothing was changed, retry later.", what=what)
+
+
+XERO_UNAVAILABLE = "Xero is having trouble right now"
+XERO_UNREADABLE = "Xero sent an answer chaser-bot could not read"
+XERO_UNREACHABLE = "Could not reach Xero"
+XERO_BUSY = "Xero is busy with this organisation right now"
+XERO_DAILY_LIMIT = "Xero's daily call limit for this organisation is used up"
+
+
+def xero_said(messages: list[str] | tuple[str, ...]) -> Message:
+    """Xero refused a request and said why in its own (validation) words."""
+    said = " ".join(m.strip() for m in messages if m.strip())
+    return plain(f"Xero said: {said}" if said else "Xero rejected the request.")
+
+
+XERO_NOT_FOUND = plain("That item no longer exists in Xero.")
+
+
+def xero_failed(status: int | None) -> Message:
+    """Xero refused a call we do not have a better sentence for."""
+    code = f" (HTTP {status})" if status else ""
+    return plain(f"Xero could not complete the request{code}.")
+
+
+# Connecting an organisation (consent, the callback page, disconnect) --------------------------
+
+CONNECT_ROLE_HELP = say(
+    "You need the Standard or Adviser user role in Xero to connect it. Ask your Xero admin to "
+    "change your role (Settings → Users in Xero), or ask a Standard or Adviser user to run "
+    "{cmd[connect]}."
+)
+CONNECT_USER_NOT_FOUND = "Your Xero user was not found in this organisation's user list."
+
+
+def connect_role_refused(role: str) -> str:
+    """Why a user may not connect an organisation (their role), a fact with no command."""
+    return f"Your Xero user role here is {role}."
+
+
+CONNECT_LINK_EXPIRED = say("This link has expired — run {cmd[connect]} again.")
+CONNECT_SIGN_IN_FAILED = say(
+    "Xero did not accept the sign-in (it may have taken more than a few minutes). Run "
+    "{cmd[connect]} again."
+)
+CONNECT_XERO_TROUBLE = say(
+    "Xero signed you in but then could not list your organisations. Please run {cmd[connect]} "
+    "again in a few minutes."
+)
+CONNECT_NO_ORGANISATIONS = say(
+    "No Xero organisation was chosen. Run {cmd[connect]} again and pick at least one "
+    "organisation on Xero's consent page."
+)
+CONNECT_UNREADABLE_ORGANISATION = "Xero did not let us read the organisation's details."
+CONNECT_TRY_AGAIN_SOON = say("Run {cmd[connect]} again in a few minutes.")
+CONNECT_CANCELLED = say(
+    "You cancelled connecting Xero, so nothing was changed. Run {cmd[connect]} whenever you "
+    "are ready."
+)
+CONNECT_INCOMPLETE = say(
+    "This link is incomplete. Run {cmd[connect]} again to get a fresh one."
+)
+
+
+def connect_refused_by_xero(said: str) -> Message:
+    """Xero's authorize step came back with an error other than a cancel."""
+    return say("Xero could not connect ({said}). Run {cmd[connect]} again.", said=said)
+
+
+def connect_crashed(reference: str) -> Message:
+    """Something unexpected broke the callback; the reference ties it to the log."""
+    return say(
+        "Something went wrong while connecting Xero (reference {reference}). Please run "
+        "{cmd[connect]} again; if it keeps happening, share the reference with whoever runs "
+        "chaser-bot.",
+        reference=reference,
+    )
+
+
+CALLBACK_CLOSE_TAB = say("You can close this tab and go back to {place}.")
+CALLBACK_CONNECTED_TITLE = "Xero connected"
+CALLBACK_NOT_CONNECTED_TITLE = "Xero not connected"
+CALLBACK_CONNECTED_INTRO = "chaser-bot can now chase unpaid invoices for:"
+CALLBACK_NOT_KEPT = "was not connected."
+
+NO_CONNECTIONS = say("No Xero organisation is connected: run {cmd[connect]} first.")
+
+
+def connect_timed_out(seconds: float) -> Message:
+    """Nobody approved consent in time."""
+    return say("No answer from Xero within {seconds:g} seconds. Run {cmd[connect]} again when "
+               "you are ready.", seconds=seconds)
+
+
+def disconnected_done(name: str) -> Message:
+    """What `disconnect` did, and how to undo it."""
+    return say("Disconnected {name}. Its synced contacts, invoices and history are kept; run "
+               "{cmd[connect]} to connect it again.", name=name)
+
+
+DISCONNECT_XERO_NOT_TOLD = plain(
+    "Xero could not be reached, so the connection was removed here only: remove chaser-bot "
+    "under Settings → Connected apps in Xero."
+)
+
+
+# Expected payment dates ---------------------------------------------------------------------
+
+INVOICE_NOT_SYNCED = say("That invoice is not in chaser-bot; run {cmd[sync]} first.")
+# Chaser's wording for the two documented reasons Xero refuses the field.
+EXPECTED_DATE_ALLOCATED = (
+    "Saved in chaser-bot only: Xero won't accept it because the invoice has a part payment, "
+    "prepayment or credit note applied."
+)
+EXPECTED_DATE_LOCKED = (
+    "Saved in chaser-bot only: Xero won't accept it because the invoice was created in a "
+    "locked period."
+)
+EXPECTED_DATE_OTHER = "Saved in chaser-bot only: Xero won't accept it."

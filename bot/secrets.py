@@ -13,6 +13,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from bot import messages
+from bot.errors import UserFacingError
+
 log = logging.getLogger(__name__)
 
 KEY_FILE_NAME = "secret.key"
@@ -21,8 +24,10 @@ _HKDF_SALT = b"chaser-bot/secret-key/v1"
 _HKDF_INFO = b"chaser-bot fernet key"
 
 
-class SecretError(Exception):
+class SecretError(UserFacingError):
     """A secret could not be loaded or decrypted; the message says what to do."""
+
+    code = "secret_key"
 
 
 class SecretKeyMismatch(SecretError):
@@ -110,5 +115,8 @@ def _read_key_file(path: Path) -> bytes:
         log.warning("%s is readable by other users (mode %o): run chmod 600 on it", path, mode)
     key = _as_fernet_key(path.read_text(encoding="ascii").strip())
     if key is None:
-        raise SecretError(f"{path} does not hold a Fernet key: restore it from a backup")
+        raise SecretError(
+            messages.plain(f"{path} does not hold a Fernet key: restore it from a backup.")
+            + messages.SECRET_KEY_HINT
+        )
     return key

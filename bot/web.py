@@ -14,8 +14,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot import messages
 from bot.chasing.connections import ConnectResult, ConnectService
-from bot.chasing.ports import UserFacingError
+from bot.errors import UserFacingError
+from bot.messages import SLACK, Surface
 
 if TYPE_CHECKING:
     from bot.deps import AppDeps
@@ -24,9 +26,6 @@ log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/xero/callback"
 
-CANCELLED = ("You cancelled connecting Xero, so nothing was changed. "
-             "Run /chaser connect whenever you are ready.")
-INCOMPLETE = "This link is incomplete. Run /chaser connect again to get a fresh one."
 
 
 @dataclass(frozen=True)
@@ -49,17 +48,19 @@ _PAGE = """<!doctype html>
  li {{ margin: .4rem 0; }} .muted {{ color: #616061; font-size: .9rem; }}
 </style></head>
 <body><h1 class="{tone}">{title}</h1>{body}
-<p class="muted">You can close this tab and go back to Slack.</p></body></html>
+<p class="muted">{footer}</p></body></html>
 """
 
 
-def render_page(title: str, body: str, *, tone: str = "ok", status: int = 200) -> HTMLResponse:
+def render_page(title: str, body: str, *, tone: str = "ok", status: int = 200,
+                surface: Surface = SLACK) -> HTMLResponse:
     """A small, self-contained result page; `body` must already be escaped HTML."""
-    page = _PAGE.format(title=html.escape(title), body=body, tone=tone)
+    footer = html.escape(messages.CALLBACK_CLOSE_TAB.render(surface))
+    page = _PAGE.format(title=html.escape(title), body=body, tone=tone, footer=footer)
     return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def result_page(result: ConnectResult) -> HTMLResponse:
+def result_page(result: ConnectResult, surface: Surface = SLACK) -> HTMLResponse:
     """Connected organisations, and the ones not kept with the reason and what to do."""
     parts = []
     if result.connected:
@@ -70,21 +71,25 @@ def result_page(result: ConnectResult) -> HTMLResponse:
             + "</li>"
             for org in result.connected
         )
-        parts.append(f"<p>chaser-bot can now chase unpaid invoices for:</p><ul>{items}</ul>")
+        parts.append(f"<p>{html.escape(messages.CALLBACK_CONNECTED_INTRO)}</p><ul>{items}</ul>")
     if result.refused:
         items = "".join(
-            f"<li><strong>{html.escape(org.tenant_name)}</strong> was not connected. "
-            f"{html.escape(org.reason)} {html.escape(org.what_to_do)}</li>"
+            f"<li><strong>{html.escape(org.tenant_name)}</strong> "
+            f"{html.escape(messages.CALLBACK_NOT_KEPT)} "
+            f"{html.escape(org.reason)} {html.escape(org.what_to_do.render(surface))}</li>"
             for org in result.refused
         )
         parts.append(f"<ul>{items}</ul>")
     if result.connected:
-        return render_page("Xero connected", "".join(parts))
-    return render_page("Xero not connected", "".join(parts), tone="no", status=403)
+        return render_page(messages.CALLBACK_CONNECTED_TITLE, "".join(parts), surface=surface)
+    return render_page(messages.CALLBACK_NOT_CONNECTED_TITLE, "".join(parts), tone="no",
+                       status=403, surface=surface)
 
 
-def message_page(title: str, message: str, *, status: int) -> HTMLResponse:
-    return render_page(title, f"<p>{html.escape(message)}</p>", tone="no", status=status)
+def message_page(message: str, *, status: int, surface: Surface = SLACK) -> HTMLResponse:
+    """Why nothing was connected, as a page."""
+    return render_page(messages.CALLBACK_NOT_CONNECTED_TITLE, f"<p>{html.escape(message)}</p>",
+                       tone="no", status=status, surface=surface)
 
 
 def create_web_app(
@@ -92,8 +97,13 @@ def create_web_app(
     *,
     callback_path: str = CALLBACK_PATH,
     on_callback: Callable[[CallbackOutcome], None] | None = None,
+    surface: Surface = SLACK,
 ) -> Starlette:
-    """The HTTP app; `on_callback` hears every callback outcome (the CLI waits on it)."""
+    """The HTTP app; `on_callback` hears every callback outcome (the CLI waits on it).
+
+    `surface` is where the person who started connecting types commands: the callback page
+    tells them what to run next in their own words (Slack, or the terminal for the CLI).
+    """
     service = ConnectService(ctx)
 
     def report(outcome: CallbackOutcome) -> None:
@@ -107,31 +117,31 @@ def create_web_app(
         if params.get("error"):
             service.abandon(params.get("state"))
             if params["error"] == "access_denied":
-                report(CallbackOutcome(message=CANCELLED, cancelled=True))
-                return message_page("Xero not connected", CANCELLED, status=200)
+                cancelled = messages.CONNECT_CANCELLED.render(surface)
+                report(CallbackOutcome(message=cancelled, cancelled=True))
+                return message_page(cancelled, status=200, surface=surface)
             said = params.get("error_description") or params["error"]
-            message = f"Xero could not connect ({said}). Run /chaser connect again."
+            message = messages.connect_refused_by_xero(said).render(surface)
             report(CallbackOutcome(message=message))
-            return message_page("Xero not connected", message, status=400)
+            return message_page(message, status=400, surface=surface)
         state, code = params.get("state"), params.get("code")
         if not state or not code:
-            return message_page("Xero not connected", INCOMPLETE, status=400)
+            incomplete = messages.CONNECT_INCOMPLETE.render(surface)
+            return message_page(incomplete, status=400, surface=surface)
         try:
             result = service.complete(state, code)
         except UserFacingError as exc:
-            report(CallbackOutcome(message=exc.user_message))
-            return message_page("Xero not connected", exc.user_message, status=400)
+            report(CallbackOutcome(message=exc.text(surface)))
+            return message_page(exc.text(surface), status=400, surface=surface)
         except Exception:
             # The browser never sees a traceback: a short reference ties it to the log.
             reference = secrets.token_hex(4)
             log.exception("Xero callback failed (ref %s)", reference)
-            message = (f"Something went wrong while connecting Xero (reference {reference}). "
-                       "Please run /chaser connect again; if it keeps happening, share the "
-                       "reference with whoever runs chaser-bot.")
+            message = messages.connect_crashed(reference).render(surface)
             report(CallbackOutcome(message=message))
-            return message_page("Xero not connected", message, status=500)
+            return message_page(message, status=500, surface=surface)
         report(CallbackOutcome(result=result))
-        return result_page(result)
+        return result_page(result, surface)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -169,9 +169,16 @@ def _failing_command(error: BaseException):
 
 
 def _user_facing_error():
-    from bot.chasing.ports import UserFacingError
+    from bot.errors import UserFacingError
 
     return UserFacingError("Acme Ltd needs reconnecting.", detail="internal detail")
+
+
+def _needs_reconnect():
+    from bot import messages
+    from bot.errors import NeedsReconnect
+
+    return NeedsReconnect(messages.needs_reconnect("Acme Ltd", "revoked"), detail="internal detail")
 
 
 def _key_mismatch():
@@ -199,10 +206,12 @@ def _database_locked():
     ("make_error", "says"),
     [
         (_user_facing_error, "Acme Ltd needs reconnecting."),
+        # The terminal's own command, not Slack's `/chaser connect` (issue 7, point 10).
+        (_needs_reconnect, "an admin runs `chaser connect` again"),
         (_key_mismatch, "Restore the old key, or reconnect Xero"),
         (_database_locked, "database is locked"),
     ],
-    ids=["user-facing", "secret-key-changed", "database-locked"],
+    ids=["user-facing", "command-for-the-terminal", "secret-key-changed", "database-locked"],
 )
 def test_expected_failures_become_one_line_and_exit_1(make_error, says):
     result = _failing_command(make_error())
@@ -214,3 +223,4 @@ def test_expected_failures_become_one_line_and_exit_1(make_error, says):
     assert len(output.strip().splitlines()) == 1, output
     assert says in output
     assert "internal detail" not in output
+    assert "/chaser" not in output

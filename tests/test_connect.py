@@ -13,6 +13,7 @@ from bot.chasing.connections import ConnectService, LinkExpired
 from bot.chasing.ports import ConnectRefused, OrganisationConnected
 from bot.chasing.tokens import open_client
 from bot.deps import AppDeps
+from bot.messages import SLACK
 from bot.sandbox.server import SandboxServer
 from storage.db import session_scope
 from storage.models import AuditEntry, ConnectionStatus, Contact, Workspace
@@ -124,7 +125,7 @@ def test_state_is_single_use(ctx: AppDeps) -> None:
 
     with pytest.raises(LinkExpired) as refused:
         service.complete(state, code)
-    assert refused.value.user_message == "This link has expired — run /chaser connect again."
+    assert refused.value.text(SLACK) == "This link has expired — run `/chaser connect` again."
 
 
 def test_state_expires_after_ten_minutes(
@@ -160,13 +161,13 @@ def test_users_without_standard_or_adviser_role_are_refused_and_nothing_is_kept(
     assert {org.tenant_name for org in result.refused} == org_names(sandbox)
     for org in result.refused:
         assert role in org.reason
-        assert "Standard or Adviser" in org.what_to_do
+        assert "Standard or Adviser" in org.what_to_do.render(SLACK)
     assert connections(ctx) == []
     # Nothing dangles at Xero either: the tenant connections were deleted.
     assert [c for c in sandbox.identity.connections() if c.user_email == user] == []
     refused = ctx.notifier.of_type(ConnectRefused)  # type: ignore[attr-defined]
     assert len(refused) == 2
-    assert all("Standard or Adviser" in event.what_to_do for event in refused)
+    assert all("Standard or Adviser" in event.what_to_do.render(SLACK) for event in refused)
 
 
 def test_adviser_may_connect(ctx: AppDeps, sandbox: SandboxServer) -> None:
@@ -228,7 +229,7 @@ def test_disconnect_when_xero_is_unreachable_still_disconnects_and_says_so(
     result = ConnectService(offline).disconnect(first.id, actor="cli")
 
     assert not result.revoked_at_xero
-    assert result.xero_warning and "Connected apps" in result.xero_warning
+    assert result.xero_warning and "Connected apps" in result.xero_warning.render(SLACK)
     assert connections(ctx)[0].status == ConnectionStatus.DISCONNECTED
 
 

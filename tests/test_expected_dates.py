@@ -6,13 +6,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from bot.chasing.expected_dates import (
-    ALLOCATED_EXPLANATION,
-    LOCKED_EXPLANATION,
-    explain_refusal,
-    set_expected_payment_date,
-)
+from bot.chasing.expected_dates import explain_refusal, set_expected_payment_date
 from bot.chasing.sync import SyncService
+from bot.messages import EXPECTED_DATE_ALLOCATED as ALLOCATED_EXPLANATION
+from bot.messages import EXPECTED_DATE_LOCKED as LOCKED_EXPLANATION
 from storage.db import session_scope
 from storage.models import AuditEntry, ExpectedDateSource, Invoice
 from tests.fixtures.sync_world import fast_client_factory

@@ -9,8 +9,10 @@ import httpx
 import pytest
 
 from bot.chasing.ports import ConnectionLost
-from bot.chasing.tokens import ConnectionUnavailable, DbTokenStore, open_client
+from bot.chasing.tokens import DbTokenStore, open_client
 from bot.deps import AppDeps
+from bot.errors import ConnectionNotUsable
+from bot.messages import SLACK
 from bot.sandbox.server import SandboxServer
 from bot.xero.errors import XeroAuthError
 from storage.models import ConnectionStatus
@@ -89,7 +91,7 @@ def test_revoked_refresh_token_marks_needs_reconnect_and_tells_admins_once(
     client = open_client(ctx, first.id)
     with pytest.raises(XeroAuthError):
         client.organisation()
-    with pytest.raises(XeroAuthError):
+    with pytest.raises(ConnectionNotUsable):
         client.users()  # a second failure is not a second transition
 
     row = next(r for r in connections(ctx) if r.id == first.id)
@@ -101,9 +103,9 @@ def test_revoked_refresh_token_marks_needs_reconnect_and_tells_admins_once(
     assert (event.connection_id, event.tenant_name, event.team_id) == (
         first.id, first.tenant_name, "T-TEAM")
     assert event.workspace_id == first.workspace_id
-    with pytest.raises(ConnectionUnavailable) as refused:
+    with pytest.raises(ConnectionNotUsable) as refused:
         open_client(ctx, first.id)
-    assert "needs reconnecting" in refused.value.user_message
+    assert "needs reconnecting" in refused.value.text(SLACK)
 
 
 def test_access_token_xero_calls_expired_early_is_refreshed_once_and_the_call_retried(
@@ -163,9 +165,9 @@ def test_open_client_refuses_a_disconnected_or_unknown_connection(ctx: AppDeps) 
     first = connections(ctx)[0]
     ConnectService(ctx).disconnect(first.id, actor="cli")
 
-    with pytest.raises(ConnectionUnavailable) as disconnected:
+    with pytest.raises(ConnectionNotUsable) as disconnected:
         open_client(ctx, first.id)
-    assert "disconnected" in disconnected.value.user_message
-    with pytest.raises(ConnectionUnavailable) as unknown:
+    assert "disconnected" in disconnected.value.text(SLACK)
+    with pytest.raises(ConnectionNotUsable) as unknown:
         open_client(ctx, 999_999)
-    assert "/chaser connect" in unknown.value.user_message
+    assert "/chaser connect" in unknown.value.text(SLACK)

@@ -78,7 +78,7 @@ def test_callback_after_cancelling_at_xero_is_polite_and_uses_up_the_link(
     assert page.status_code == 200
     assert "You cancelled connecting Xero" in page.text
     retry = web.get(f"{location.path}?state={query['state']}&code=anything")
-    assert "This link has expired — run /chaser connect again." in retry.text
+    assert "This link has expired — run `chaser connect` again." in retry.text
 
 
 def test_callback_with_a_used_link_says_it_expired(web: httpx.Client, ctx: AppDeps) -> None:
@@ -88,7 +88,7 @@ def test_callback_with_a_used_link_says_it_expired(web: httpx.Client, ctx: AppDe
     page = web.get(redirect)
 
     assert page.status_code == 400
-    assert "This link has expired — run /chaser connect again." in page.text
+    assert "This link has expired — run `chaser connect` again." in page.text
 
 
 def test_callback_without_code_or_state_is_an_incomplete_link(web: httpx.Client) -> None:

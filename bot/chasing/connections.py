@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from bot.chasing.ports import ConnectRefused, OrganisationConnected, UserFacingError
-from bot.chasing.tokens import ConnectionUnavailable, DbTokenStore
+from bot import messages
+from bot.chasing.ports import ConnectRefused, OrganisationConnected
+from bot.chasing.tokens import DbTokenStore
+from bot.errors import ConnectionNotUsable, UserFacingError
+from bot.messages import Message
 from bot.xero.auth import TokenManager, jwt_claims_unverified, new_code_verifier
 from bot.xero.client import XeroClient
 from bot.xero.errors import XeroAuthError, XeroError, XeroNotFound
@@ -36,28 +39,19 @@ ROLE_NAMES = {
     "FINANCIALADVISER": "Adviser", "MANAGEDCLIENT": "Managed client",
     "CASHBOOKCLIENT": "Cashbook client", "REMOVED": "Removed",
 }
-ROLE_HELP = ("You need the Standard or Adviser user role in Xero to connect it. Ask your Xero "
-             "admin to change your role (Settings → Users in Xero), or ask a Standard or Adviser "
-             "user to run /chaser connect.")
-
-LINK_EXPIRED = "This link has expired — run /chaser connect again."
-SIGN_IN_FAILED = ("Xero did not accept the sign-in (it may have taken more than a few minutes). "
-                  "Run /chaser connect again.")
-XERO_TROUBLE = ("Xero signed you in but then could not list your organisations. Please run "
-                "/chaser connect again in a few minutes.")
-NO_ORGANISATIONS = ("No Xero organisation was chosen. Run /chaser connect again and pick at "
-                    "least one organisation on Xero's consent page.")
-
-
 class ConnectError(UserFacingError):
-    """Connecting failed as a whole; `user_message` says why and what to do."""
+    """Connecting failed as a whole; the message says why and what to do."""
+
+    code = "connect_failed"
 
 
 class LinkExpired(ConnectError):
     """The OAuth state is unknown, already used or older than ten minutes."""
 
+    code = "link_expired"
+
     def __init__(self) -> None:
-        super().__init__(LINK_EXPIRED)
+        super().__init__(messages.CONNECT_LINK_EXPIRED)
 
 
 @dataclass(frozen=True)
@@ -73,8 +67,8 @@ class ConnectedOrganisation:
 @dataclass(frozen=True)
 class RefusedOrganisation:
     tenant_name: str
-    reason: str
-    what_to_do: str
+    reason: str  # a fact, shown as is
+    what_to_do: Message  # names a command: rendered for the surface that shows it
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,7 @@ class DisconnectResult:
     tenant_name: str
     revoked_at_xero: bool
     # Set when Xero could not be told: the user should remove the app in Xero themselves.
-    xero_warning: str | None = None
+    xero_warning: Message | None = None
 
 
 def access_token_claims(access_token: str) -> dict[str, object]:
@@ -119,11 +113,11 @@ def connecting_user(users: list[User], xero_userid: str | None, email: str | Non
 def role_refusal(user: User | None) -> str | None:
     """Why this user may not connect the organisation, or None when they may."""
     if user is None:
-        return "Your Xero user was not found in this organisation's user list."
+        return messages.CONNECT_USER_NOT_FOUND
     role = (user.organisation_role or "UNKNOWN").upper()
     if role in ALLOWED_ROLES:
         return None
-    return f"Your Xero user role here is {ROLE_NAMES.get(role, role.title())}."
+    return messages.connect_role_refused(ROLE_NAMES.get(role, role.title()))
 
 
 class ConnectService:
@@ -176,16 +170,16 @@ class ConnectService:
         try:
             tokens = ctx.oauth.exchange_code(code, verifier)
         except XeroError as exc:
-            raise ConnectError(SIGN_IN_FAILED, detail=str(exc)) from exc
+            raise ConnectError(messages.CONNECT_SIGN_IN_FAILED, detail=str(exc)) from exc
         try:
             identity = ctx.oauth.id_token_claims(tokens.id_token) if tokens.id_token else {}
             tenants = self._authorised_tenants(tokens)
         except XeroError as exc:
-            raise ConnectError(XERO_TROUBLE, detail=str(exc)) from exc
+            raise ConnectError(messages.CONNECT_XERO_TROUBLE, detail=str(exc)) from exc
         xero_userid = str(identity.get("xero_userid") or "") or None
         email = str(identity.get("email") or "") or None
         if not tenants:
-            raise ConnectError(NO_ORGANISATIONS)
+            raise ConnectError(messages.CONNECT_NO_ORGANISATIONS)
 
         result = ConnectResult(team_id=team_id, slack_user_id=slack_user_id)
         with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)) as http:
@@ -215,14 +209,15 @@ class ConnectService:
         except XeroError as exc:
             log.warning("Could not read %s after consent: %s", name, exc)
             result.refused.append(self._refuse(
-                tokens, tenant, name, "Xero did not let us read the organisation's details.",
-                "Run /chaser connect again in a few minutes.", workspace_id))
+                tokens, tenant, name, messages.CONNECT_UNREADABLE_ORGANISATION,
+                messages.CONNECT_TRY_AGAIN_SOON, workspace_id))
             return
         name = organisation.name or name
         refusal = role_refusal(user)
         if refusal:
             result.refused.append(
-                self._refuse(tokens, tenant, name, refusal, ROLE_HELP, workspace_id))
+                self._refuse(tokens, tenant, name, refusal, messages.CONNECT_ROLE_HELP,
+                             workspace_id))
             return
         result.connected.append(self._keep(
             workspace_id, tenant, organisation, tokens, slack_user_id,
@@ -288,7 +283,7 @@ class ConnectService:
             )
 
     def _refuse(self, tokens: TokenSet, tenant: XeroTenantConnection, name: str, reason: str,
-                what_to_do: str, workspace_id: int) -> RefusedOrganisation:
+                what_to_do: Message, workspace_id: int) -> RefusedOrganisation:
         # Delete this tenant's Xero connection so nothing dangles that we will never use.
         try:
             self.ctx.oauth.delete_connection(tokens.access_token, tenant.id)
@@ -338,7 +333,7 @@ class ConnectService:
         with session_scope(ctx.session_factory) as session:
             connection = session.get(XeroConnection, connection_id)
             if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
-                raise ConnectionUnavailable("That Xero organisation is not connected.")
+                raise ConnectionNotUsable(messages.not_connected())
             name = connection.tenant_name or connection.tenant_id
             xero_connection_id = connection.xero_connection_id
             xero_user = connection.connected_by_xero_user
@@ -369,7 +364,7 @@ class ConnectService:
                                 xero_warning=warning)
 
     def _tell_xero(self, connection_id: int, xero_connection_id: str | None, *,
-                   revoke: bool) -> str | None:
+                   revoke: bool) -> Message | None:
         """Delete the Xero connection and maybe revoke; a warning line when Xero was not told."""
         ctx = self.ctx
         store = DbTokenStore(ctx.session_factory, ctx.box, connection_id, clock=ctx.clock)
@@ -384,10 +379,9 @@ class ConnectService:
                     ctx.oauth.delete_connection(access_token, xero_connection_id)
             if revoke and refresh_token:
                 ctx.oauth.revoke(refresh_token)
-        except XeroAuthError:  # ConnectionUnavailable is one too
+        except (XeroAuthError, ConnectionNotUsable):
             return None  # Xero already refuses this grant: nothing is left to remove there
         except XeroError as exc:
             log.warning("Disconnect could not reach Xero: %s", exc)
-            return ("Xero could not be reached, so the connection was removed here only: "
-                    "remove chaser-bot under Settings → Connected apps in Xero.")
+            return messages.DISCONNECT_XERO_NOT_TOLD
         return None

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Literal
 
-from bot.chasing.ports import UserFacingError
+from bot import messages
 from bot.chasing.tokens import mark_needs_reconnect, open_client
+from bot.errors import NotFound
 from bot.xero.errors import XeroAuthError, XeroValidationError
 from storage import repositories
 from storage.db import session_scope
@@ -18,19 +19,7 @@ if TYPE_CHECKING:
 
 HeldIn = Literal["xero", "local"]
 
-# Chaser's wording for the two documented reasons Xero refuses the field.
-ALLOCATED_EXPLANATION = (
-    "Saved in chaser-bot only: Xero won't accept it because the invoice has a part payment, "
-    "prepayment or credit note applied."
-)
-LOCKED_EXPLANATION = (
-    "Saved in chaser-bot only: Xero won't accept it because the invoice was created in a "
-    "locked period."
-)
-OTHER_EXPLANATION = "Saved in chaser-bot only: Xero won't accept it."
-
-
-class InvoiceNotFound(UserFacingError):
+class InvoiceNotFound(NotFound):
     """The invoice is not in the local store for that connection."""
 
 
@@ -44,11 +33,11 @@ class ExpectedDateOutcome:
     xero_messages: tuple[str, ...] = ()
 
 
-def explain_refusal(messages: list[str], invoice: Invoice) -> str:
+def explain_refusal(xero_messages: list[str], invoice: Invoice) -> str:
     """A plain explanation of Xero's refusal, followed by Xero's own words."""
-    text = " ".join(messages).lower()
+    text = " ".join(xero_messages).lower()
     if "lock" in text:
-        explanation = LOCKED_EXPLANATION
+        explanation = messages.EXPECTED_DATE_LOCKED
     elif (
         any(word in text for word in ("payment", "credit", "allocated", "prepayment"))
         or invoice.has_payments
@@ -56,10 +45,10 @@ def explain_refusal(messages: list[str], invoice: Invoice) -> str:
         or invoice.has_prepayments
         or invoice.has_overpayments
     ):
-        explanation = ALLOCATED_EXPLANATION
+        explanation = messages.EXPECTED_DATE_ALLOCATED
     else:
-        explanation = OTHER_EXPLANATION
-    said = " ".join(message.strip() for message in messages if message.strip())
+        explanation = messages.EXPECTED_DATE_OTHER
+    said = " ".join(message.strip() for message in xero_messages if message.strip())
     return f"{explanation} (Xero said: {said})" if said else explanation
 
 
@@ -81,7 +70,7 @@ def set_expected_payment_date(
     with session_scope(ctx.session_factory) as session:
         invoice = session.get(Invoice, invoice_id)
         if invoice is None or invoice.connection_id != connection_id:
-            raise InvoiceNotFound("That invoice is not in chaser-bot; try syncing first.")
+            raise InvoiceNotFound(messages.INVOICE_NOT_SYNCED)
         xero_invoice_id = invoice.xero_invoice_id
         number = invoice.invoice_number
         previous = invoice.expected_payment_date

@@ -7,17 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from bot.messages import TERMINAL, Message
+
 log = logging.getLogger(__name__)
 
 E = TypeVar("E")
-
-
-class UserFacingError(Exception):
-    """A failure with a message fit to show a person as is (Slack reply, web page, CLI line)."""
-
-    def __init__(self, user_message: str, *, detail: str | None = None) -> None:
-        super().__init__(detail or user_message)
-        self.user_message = user_message
 
 
 @dataclass(frozen=True)
@@ -52,7 +46,7 @@ class ConnectRefused:
     slack_user_id: str | None
     tenant_name: str
     reason: str
-    what_to_do: str
+    what_to_do: Message  # names a command: the notifier renders it for its surface
 
 
 class Notifier(Protocol):
@@ -80,7 +74,7 @@ class LoggingNotifier:
 
     def connect_refused(self, event: ConnectRefused) -> None:
         log.warning("Xero organisation %s not connected: %s %s",
-                    event.tenant_name, event.reason, event.what_to_do)
+                    event.tenant_name, event.reason, event.what_to_do.render(TERMINAL))
 
 
 @dataclass

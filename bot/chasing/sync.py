@@ -16,7 +16,6 @@ from bot.chasing.mapping import (
     invoice_row,
     overtaken_local_dates,
 )
-from bot.chasing.ports import UserFacingError
 from bot.chasing.sync_report import (  # noqa: F401  (Outcome re-exported)
     CONTACTS,
     ENTITIES,
@@ -26,7 +25,9 @@ from bot.chasing.sync_report import (  # noqa: F401  (Outcome re-exported)
     SyncProgress,
     SyncReport,
 )
-from bot.chasing.tokens import mark_needs_reconnect, open_client, unavailable_message
+from bot.chasing.tokens import mark_needs_reconnect, open_client, unavailable
+from bot.errors import UserFacingError
+from bot.messages import TERMINAL
 from bot.xero.errors import (
     XeroAuthError,
     XeroError,
@@ -99,7 +100,7 @@ class SyncService:
             connection = repositories.get_connection(session, connection_id)
             report.tenant_name = connection.tenant_name if connection else None
             if connection is None or connection.status != ConnectionStatus.CONNECTED:
-                return self._skipped(report, unavailable_message(connection), started)
+                return self._skipped(report, unavailable(connection).text(TERMINAL), started)
             needs_organisation = not connection.timezone
             marks = {
                 entity: self._plan(session, connection_id, entity, full) for entity in ENTITIES
@@ -109,7 +110,7 @@ class SyncService:
         try:
             client = self._client_factory(self.ctx, connection_id)
         except UserFacingError as exc:
-            return self._skipped(report, exc.user_message, started)
+            return self._skipped(report, exc.text(TERMINAL), started)
 
         entity = "organisation"
         try:
@@ -118,6 +119,8 @@ class SyncService:
             for entity in ENTITIES:
                 entity_full, since = marks[entity]
                 self._pass(client, report, entity, entity_full, since, progress)
+        except UserFacingError as exc:  # the token store found the connection unusable
+            self._fail(report, entity, exc.text(TERMINAL), False)
         except XeroAuthError as exc:
             mark_needs_reconnect(
                 self.ctx.session_factory,
@@ -128,9 +131,7 @@ class SyncService:
             )
             self._fail(report, entity, f"Xero refused the connection ({exc.reason}).", False)
         except RETRYABLE as exc:
-            self._fail(report, entity, f"retry later: {exc.user_message} ({exc})", True)
-        except UserFacingError as exc:  # the token refresh found the connection unusable
-            self._fail(report, entity, exc.user_message, False)
+            self._fail(report, entity, f"retry later: {exc}", True)
         except XeroError as exc:
             self._fail(report, entity, f"Xero error: {exc}", False)
         finally:

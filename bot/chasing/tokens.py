@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from bot.chasing.ports import ConnectionLost, Notifier, UserFacingError
+from bot import messages
+from bot.chasing.ports import ConnectionLost, Notifier
+from bot.errors import ConnectionNotUsable, Disconnected, NeedsReconnect
 from bot.secrets import SecretBox, SecretError
 from bot.xero.auth import TokenManager, TokenSet, utc_now
 from bot.xero.client import XeroClient
@@ -26,44 +28,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-# Xero's terse reasons, said the way an admin reading a Slack DM would understand them.
-REASONS = {
-    "invalid_grant": "Xero no longer accepts chaser-bot's access (it was revoked, or unused "
-                     "for 60 days)",
-    "tenant_disconnected": "the organisation was disconnected from chaser-bot in Xero",
-    "unauthorized": "Xero refused chaser-bot's access token",
-    "forbidden": "Xero refused chaser-bot access to this organisation",
-    "no_refresh_token": "no Xero refresh token is stored",
-}
-
-
 def describe_reason(reason: str) -> str:
     """A short human phrase for a refusal reason code; other text is kept as given."""
-    return REASONS.get(reason, reason)
+    return messages.refusal_reason(reason)
 
 
-class ConnectionUnavailable(XeroAuthError, UserFacingError):
-    """The connection cannot be used for Xero calls (needs reconnecting, disconnected, gone).
-
-    A XeroAuthError too, so code that already stops an organisation's work on auth failures
-    (sync, write-back) stops the same way when a connection is lost mid-run.
-    """
-
-    def __init__(self, user_message: str) -> None:
-        XeroAuthError.__init__(self, user_message, reason="connection_unavailable")
-        self.user_message = user_message
-
-
-def unavailable_message(connection: XeroConnection | None) -> str:
-    """What to tell a person who needs a connection that is not connected."""
+def unavailable(connection: XeroConnection | None) -> ConnectionNotUsable:
+    """The error for a connection that cannot make Xero calls, by its state."""
     if connection is None:
-        return "That Xero organisation is not connected. Run /chaser connect to connect it."
-    name = connection.tenant_name or "This Xero organisation"
+        return ConnectionNotUsable(messages.not_connected())
     if connection.status == ConnectionStatus.NEEDS_RECONNECT:
-        reason = f" ({connection.status_reason})" if connection.status_reason else ""
-        return (f"{name} needs reconnecting{reason}: chasing is paused until an admin runs "
-                "/chaser connect again.")
-    return f"{name} is disconnected from Xero. Run /chaser connect to connect it again."
+        return NeedsReconnect(messages.needs_reconnect(connection.tenant_name,
+                                                       connection.status_reason),
+                              connection_id=connection.id)
+    if connection.status == ConnectionStatus.DISCONNECTED:
+        return Disconnected(messages.disconnected(connection.tenant_name),
+                            connection_id=connection.id)
+    # Connected, but no tokens stored: only a new consent gives us some.
+    return NeedsReconnect(messages.needs_reconnect(connection.tenant_name,
+                                                   messages.refusal_reason("no_refresh_token")),
+                          connection_id=connection.id)
 
 
 class DbTokenStore:
@@ -149,7 +133,7 @@ class DbTokenStore:
             or connection.status != ConnectionStatus.CONNECTED
             or not connection.token_ciphertext
         ):
-            raise ConnectionUnavailable(unavailable_message(connection))
+            raise unavailable(connection)
         return token_set_from_ciphertext(self._box, connection.token_ciphertext)
 
 
@@ -205,7 +189,7 @@ def open_client(ctx: AppDeps, connection_id: int) -> XeroClient:
     with session_scope(ctx.session_factory) as session:
         connection = session.get(XeroConnection, connection_id)
         if connection is None or connection.status != ConnectionStatus.CONNECTED:
-            raise ConnectionUnavailable(unavailable_message(connection))
+            raise unavailable(connection)
         tenant_id = connection.tenant_id
     store = DbTokenStore(ctx.session_factory, ctx.box, connection_id,
                          clock=ctx.clock, notifier=ctx.notifier)

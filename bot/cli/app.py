@@ -13,12 +13,12 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
-from bot.chasing.ports import UserFacingError
 from bot.cli.support import CommandError, describe_db_error, redact_url
 from bot.config import ConfigError, Settings, load_settings
+from bot.errors import UserFacingError
 from bot.logs import configure_logging
+from bot.messages import TERMINAL
 from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
-from bot.secrets import SecretError, SecretKeyMismatch
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -42,27 +42,19 @@ def friendly(func: F) -> F:
     def wrapper(*args: object, **kwargs: object) -> object:
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
-            err_console.print(f"[red]Configuration error:[/red] {exc} {messages.CONFIG_HINT}")
-            raise typer.Exit(2) from None
-        except CommandError as exc:
-            problem = str(exc)
-        except UserFacingError as exc:
-            problem = exc.user_message
-        except SecretKeyMismatch as exc:
-            problem = str(exc)  # already says to restore the old key or reconnect
-        except SecretError as exc:
-            problem = f"{exc}. {messages.SECRET_KEY_HINT}"
         except SQLAlchemyError as exc:
-            problem = f"database error: {describe_db_error(exc)}"
-        err_console.print(f"[red]Error:[/red] {escape(_one_line(problem))}")
+            error: UserFacingError = CommandError(f"database error: {describe_db_error(exc)}")
+        except UserFacingError as exc:
+            error = exc
+        if isinstance(error, ConfigError):
+            hint = messages.CONFIG_HINT.render(TERMINAL)
+            err_console.print(f"[red]Configuration error:[/red] {escape(error.text(TERMINAL))} "
+                              f"{escape(hint)}")
+            raise typer.Exit(2) from None
+        err_console.print(f"[red]Error:[/red] {escape(error.text(TERMINAL))}")
         raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def settings_or_exit() -> Settings:
@@ -72,7 +64,7 @@ def settings_or_exit() -> Settings:
 
 
 def not_yet(command: str, what: str) -> None:
-    err_console.print(messages.LATER_ISSUE.format(command=command, what=what))
+    err_console.print(messages.later_issue(command, what).render(TERMINAL), markup=False)
     raise typer.Exit(3)
 
 

@@ -15,27 +15,22 @@ import uvicorn
 from rich.console import Console
 from rich.markup import escape
 
+from bot import messages
 from bot.chasing.connections import ConnectResult, ConnectService
-from bot.chasing.ports import UserFacingError
 from bot.cli.support import CommandError, choose_connections, migrated_context
 from bot.config import Settings
 from bot.deps import AppDeps
+from bot.messages import TERMINAL
 from bot.web import CallbackOutcome, create_web_app
 from storage import repositories
 from storage.db import session_scope
 from storage.models import CLI_WORKSPACE_TEAM_ID, ConnectionStatus
 
-MISSING_CREDENTIALS = (
-    "XERO_CLIENT_ID and XERO_CLIENT_SECRET are not set: copy them from your app at "
-    "https://developer.xero.com/app/manage into the environment or .env "
-    "(`chaser sandbox` prints values for the local sandbox)."
-)
-
 
 def prepared_context(settings: Settings) -> AppDeps:
     """The context for a CLI command, after checking Xero credentials and the schema."""
     if not settings.xero_configured:
-        raise CommandError(MISSING_CREDENTIALS)
+        raise CommandError(messages.XERO_CREDENTIALS_MISSING)
     return migrated_context(settings)
 
 
@@ -62,7 +57,8 @@ def serve_callback(ctx: AppDeps, uri: str,
                    on_callback: Callable[[CallbackOutcome], None]) -> Iterator[None]:
     """Serve the callback route on the redirect URI's host and port while the block runs."""
     sock = _bind(uri)
-    app = create_web_app(ctx, callback_path=urlsplit(uri).path or "/", on_callback=on_callback)
+    app = create_web_app(ctx, callback_path=urlsplit(uri).path or "/", on_callback=on_callback,
+                         surface=TERMINAL)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -100,8 +96,7 @@ def run_connect(settings: Settings, console: Console, *, login_hint: str | None 
             with contextlib.suppress(Exception):
                 webbrowser.open(url)
         if not done.wait(timeout):
-            raise CommandError(f"No answer from Xero within {timeout:g} seconds. "
-                           "Run `chaser connect` again when you are ready.")
+            raise CommandError(messages.connect_timed_out(timeout))
     outcome = outcomes[0]
     if outcome.result is None:
         raise CommandError(outcome.message or "Xero was not connected.")
@@ -151,7 +146,7 @@ def _print_result(console: Console, result: ConnectResult) -> None:
                       + (f" ({escape(extras)})" if extras else ""))
     for org in result.refused:
         console.print(f"[red]Not connected[/red] {escape(org.tenant_name)}: "
-                      f"{escape(org.reason)} {escape(org.what_to_do)}")
+                      f"{escape(org.reason)} {escape(org.what_to_do.render(TERMINAL))}")
 
 
 def run_disconnect(settings: Settings, console: Console, *, org: str | None = None) -> None:
@@ -166,11 +161,8 @@ def run_disconnect(settings: Settings, console: Console, *, org: str | None = No
         raise CommandError(f"Several organisations are connected ({names}): "
                            "choose one with --org NAME.")
     connection_id, name = rows[0]
-    try:
-        result = ConnectService(ctx).disconnect(connection_id, actor="cli")
-    except UserFacingError as exc:
-        raise CommandError(exc.user_message) from exc
-    console.print(f"Disconnected {escape(name)}. Its synced contacts, invoices and history "
-                  "are kept; run `chaser connect` to connect it again.")
+    result = ConnectService(ctx).disconnect(connection_id, actor="cli")
+    console.print(messages.disconnected_done(name).render(TERMINAL), markup=False)
     if result.xero_warning:
-        console.print(f"[yellow]Warning:[/yellow] {escape(result.xero_warning)}")
+        warning = result.xero_warning.render(TERMINAL)
+        console.print(f"[yellow]Warning:[/yellow] {escape(warning)}")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import messages
 from bot.cli.support import describe_db_error, redact_url
 from bot.config import Settings
+from bot.messages import TERMINAL
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def _database_checks(settings: Settings) -> Iterator[Check]:
         yield Check("migrations", "pass", f"at head ({head})")
     else:
         yield Check("migrations", "fail", f"at {current or 'no revision'}, head is {head}. "
-                    + messages.DB_NOT_MIGRATED)
+                    + messages.DB_NOT_MIGRATED.render(TERMINAL))
 
 
 def _slack_check(settings: Settings) -> Check:

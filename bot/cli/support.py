@@ -7,14 +7,17 @@ from typing import TYPE_CHECKING
 
 from bot import messages
 from bot.config import Settings
+from bot.errors import UserFacingError
 
 if TYPE_CHECKING:
     from bot.deps import AppDeps
     from storage.models import XeroConnection
 
 
-class CommandError(Exception):
+class CommandError(UserFacingError):
     """A failure the user can act on: the CLI prints it as one line and exits 1."""
+
+    code = "command"
 
 
 def redact_url(url: str) -> str:
@@ -58,7 +61,7 @@ def choose_connections(
 ) -> list[XeroConnection]:
     """The connections `--org` names (by name, short code or tenant id); all of them without it."""
     if not connections:
-        raise CommandError("No Xero organisation is connected: run `chaser connect` first.")
+        raise CommandError(messages.NO_CONNECTIONS)
     if org is None:
         return list(connections)
     wanted = org.strip().casefold()
