@@ -647,3 +647,106 @@ class OnlineInvoiceLink(Base):
     )
     url: Mapped[str | None] = mapped_column(Text)
     fetched_at: Mapped[dt.datetime]
+
+
+# Escalations, forewarn and scheduling (issue 9: approvals in Slack, forewarn skips, job leases) --
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    SNOOZED = "snoozed"  # asked again at ask_again_at
+    APPROVED = "approved"  # decided; the email is being sent
+    SENT = "sent"
+    DECLINED = "declined"
+    SEND_FAILED = "send_failed"
+    WITHDRAWN = "withdrawn"  # nothing left to escalate (paid, paused, disputed) before a decision
+
+
+class JobLease(Base):
+    """Which instance runs one occurrence of one scheduled job; the row outlives the run.
+
+    (job_key, occurrence) is unique, so exactly one insert wins; a crashed holder's lease can
+    be taken over once `expires_at` has passed and the run never finished.
+    """
+
+    __tablename__ = "job_leases"
+    __table_args__ = (UniqueConstraint("job_key", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_key: Mapped[str] = mapped_column(String(128))
+    occurrence: Mapped[str] = mapped_column(String(64))  # the scheduled UTC time, ISO 8601
+    owner: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ApprovalRequest(Base):
+    """An escalated reminder waiting for (or given) a manager's decision in Slack."""
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "request_key"),
+        Index("ix_approval_requests_status", "connection_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    step_key: Mapped[str] = mapped_column(String(64))
+    # One request per (step, customer, invoices): asking twice is a no-op.
+    request_key: Mapped[str] = mapped_column(String(128))
+    invoice_ids: Mapped[list[Any]]
+    amount: Mapped[Decimal]
+    currency_code: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[ApprovalStatus] = mapped_column(_enum(ApprovalStatus))
+    requested_at: Mapped[dt.datetime]
+    ask_again_at: Mapped[dt.datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None]
+    outcome_detail: Mapped[str | None] = mapped_column(Text)
+
+    cards: Mapped[list[ApprovalCard]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="ApprovalCard.id",
+    )
+
+
+class ApprovalCard(Base):
+    """One Slack message showing an approval request (a channel post, or one DM per manager)."""
+
+    __tablename__ = "approval_cards"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "message_ts"),
+        Index("ix_approval_cards_request_id", "request_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("approval_requests.id", ondelete="CASCADE")
+    )
+    channel_id: Mapped[str] = mapped_column(String(64))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    posted_at: Mapped[dt.datetime]
+
+    request: Mapped[ApprovalRequest] = relationship(back_populates="cards")
+
+
+class ForewarnSkip(Base):
+    """A customer someone skipped from the forewarn: not chased on `run_date`."""
+
+    __tablename__ = "forewarn_skips"
+    __table_args__ = (UniqueConstraint("connection_id", "contact_id", "run_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    run_date: Mapped[dt.date]
+    skipped_by: Mapped[str] = mapped_column(String(64))
+    skipped_at: Mapped[dt.datetime]
