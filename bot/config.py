@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     xero_scope_style: Literal["granular", "broad"] = Field(
         default="granular", alias="XERO_SCOPE_STYLE"
     )
+    # The signing key Xero shows for the app's webhook (developer portal, Webhooks).
+    xero_webhook_key: SecretStr | None = Field(default=None, alias="XERO_WEBHOOK_KEY")
 
     smtp_url: str | None = Field(default=None, alias="SMTP_URL")
     secret_key: SecretStr | None = Field(default=None, alias="CHASER_SECRET_KEY")

@@ -13,7 +13,8 @@ from bot.xero.pacing import TenantPacers
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from bot.chasing.ports import Notifier
+    from bot.chasing.ports import AlertPoster, Notifier
+    from bot.chasing.webhooks import ProcessReport, WebhookInbox, WebhookWorker
     from bot.config import Settings
     from bot.secrets import SecretBox
     from bot.xero.auth import XeroOAuth
@@ -73,3 +74,47 @@ def xero_oauth(settings: Settings) -> XeroOAuth:
             api_url=settings.xero_api_url,
         ),
     )
+
+
+# --- Live updates from Xero webhooks ---------------------------------------------------------
+
+
+def build_webhooks(
+    ctx: AppDeps,
+    *,
+    poster: AlertPoster | None = None,
+    refresh_digest: Callable[[int], object] | None = None,
+    on_processed: Callable[[ProcessReport], None] | None = None,
+) -> tuple[WebhookInbox, WebhookWorker]:
+    """The webhook inbox (for the route) and its worker (start it; stop it to drain).
+
+    Needs XERO_WEBHOOK_KEY. Without a poster no alerts are posted; without refresh_digest the
+    posted digest waits for its next refresh.
+    """
+    from bot.chasing.alerts import AlertService
+    from bot.chasing.record_fetch import RecordFetcher
+    from bot.chasing.webhooks import WebhookInbox, WebhookProcessor, WebhookWorker
+
+    key = ctx.settings.xero_webhook_key
+    if key is None:
+        raise ValueError("XERO_WEBHOOK_KEY is not set")
+    alerts = (
+        AlertService(session_factory=ctx.session_factory, clock=ctx.clock, poster=poster)
+        if poster is not None
+        else None
+    )
+    processor = WebhookProcessor(
+        session_factory=ctx.session_factory,
+        clock=ctx.clock,
+        fetcher=RecordFetcher(ctx),
+        after_fetch=alerts.after_fetch if alerts is not None else None,
+        refresh_digest=refresh_digest,
+    )
+    worker = WebhookWorker(processor, on_processed=on_processed)
+    inbox = WebhookInbox(
+        key=key.get_secret_value(),
+        session_factory=ctx.session_factory,
+        clock=ctx.clock,
+        on_recorded=worker.submit,
+    )
+    return inbox, worker

@@ -1,15 +1,17 @@
-"""HTTP routes: the Xero OAuth callback and a health check (Slack events join later)."""
+"""HTTP routes: the Xero OAuth callback, Xero webhooks and a health check (Slack joins later)."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -20,11 +22,16 @@ from bot.errors import UserFacingError
 from bot.messages import SLACK, Surface
 
 if TYPE_CHECKING:
+    from bot.chasing.webhooks import WebhookInbox
     from bot.deps import AppDeps
 
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/xero/callback"
+WEBHOOKS_PATH = "/xero/webhooks"
+# Xero gives a webhook 5 seconds; past this, answer 503 so Xero retries (the recording may
+# still land, and the retry is then a no-op thanks to the event key).
+WEBHOOK_ANSWER_WITHIN = 4.0
 
 
 
@@ -98,11 +105,13 @@ def create_web_app(
     callback_path: str = CALLBACK_PATH,
     on_callback: Callable[[CallbackOutcome], None] | None = None,
     surface: Surface = SLACK,
+    webhooks: WebhookInbox | None = None,
 ) -> Starlette:
     """The HTTP app; `on_callback` hears every callback outcome (the CLI waits on it).
 
     `surface` is where the person who started connecting types commands: the callback page
     tells them what to run next in their own words (Slack, or the terminal for the CLI).
+    With `webhooks`, POST /xero/webhooks takes Xero's webhook deliveries.
     """
     service = ConnectService(ctx)
 
@@ -146,7 +155,36 @@ def create_web_app(
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(routes=[
+    routes = [
         Route(callback_path, xero_callback, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
-    ])
+    ]
+    if webhooks is not None:
+        routes.append(Route(WEBHOOKS_PATH, webhook_endpoint(webhooks), methods=["POST"]))
+    return Starlette(routes=routes)
+
+
+def webhook_endpoint(inbox: WebhookInbox) -> Callable[[Request], Awaitable[Response]]:
+    """POST /xero/webhooks: the raw body and its signature to the inbox, then 200 or 401.
+
+    Xero: answer 200 with no body for a correctly signed payload (the intent-to-receive
+    handshake included) and 401 for any other; no cookies (developer.xero.com/documentation/
+    webhooks/configuring-your-server). The work itself happens after the answer.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()  # the raw bytes: the signature covers them exactly
+        signature = request.headers.get("x-xero-signature")
+        try:
+            receipt = await asyncio.wait_for(
+                run_in_threadpool(inbox.receive, body, signature), WEBHOOK_ANSWER_WITHIN
+            )
+        except TimeoutError:
+            log.warning("recording a Xero webhook delivery took too long; Xero will retry")
+            return Response(status_code=503)
+        except Exception:
+            log.exception("could not record a Xero webhook delivery; Xero will retry")
+            return Response(status_code=500)
+        return Response(status_code=receipt.value)
+
+    return endpoint

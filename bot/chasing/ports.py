@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from bot.messages import TERMINAL, Message
@@ -94,3 +95,78 @@ class RecordingNotifier:
 
     def of_type(self, kind: type[E]) -> list[E]:
         return [event for event in self.events if isinstance(event, kind)]
+
+
+# --- Alerts from live Xero changes (payments received, large invoices overdue) ----------------
+
+
+@dataclass(frozen=True)
+class AlertCustomer:
+    """Whose alert thread an alert goes in, and where their organisation is."""
+
+    team_id: str
+    connection_id: int
+    tenant_name: str | None
+    short_code: str | None  # for "View in Xero" deep links
+    name: str | None
+    xero_contact_id: str | None
+
+
+@dataclass(frozen=True)
+class PaymentReceived:
+    """A payment Xero recorded on an invoice chaser-bot was chasing."""
+
+    customer: AlertCustomer
+    xero_invoice_id: str
+    invoice_number: str | None
+    amount: Decimal
+    currency: str | None
+    paid_on: date
+    days_after_due: int | None  # negative: paid before the due date; None: no due date
+    still_due: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceOverdue:
+    """An invoice at or above the organisation's alert amount has just become overdue."""
+
+    customer: AlertCustomer
+    xero_invoice_id: str
+    invoice_number: str | None
+    amount_due: Decimal
+    currency: str | None
+    due_date: date
+    days_overdue: int
+    threshold: Decimal
+    base_currency: str | None
+
+
+Alert = PaymentReceived | InvoiceOverdue
+
+
+class AlertPoster(Protocol):
+    """Posts alerts into a channel, one thread per customer; the Slack layer implements it."""
+
+    def start_customer_thread(self, channel_id: str, customer: AlertCustomer) -> str:
+        """Post the customer's parent message; returns its ts."""
+        ...
+
+    def post_alert(self, channel_id: str, thread_ts: str, alert: Alert) -> str:
+        """Post one alert in the customer's thread; returns its ts."""
+        ...
+
+
+@dataclass
+class RecordingAlertPoster:
+    """An AlertPoster that keeps what it was asked to post, for tests and the demo."""
+
+    threads: list[tuple[str, AlertCustomer]] = field(default_factory=list)
+    alerts: list[tuple[str, str, Alert]] = field(default_factory=list)
+
+    def start_customer_thread(self, channel_id: str, customer: AlertCustomer) -> str:
+        self.threads.append((channel_id, customer))
+        return f"{len(self.threads)}.000100"
+
+    def post_alert(self, channel_id: str, thread_ts: str, alert: Alert) -> str:
+        self.alerts.append((channel_id, thread_ts, alert))
+        return f"{len(self.alerts)}.000200"

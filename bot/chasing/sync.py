@@ -320,6 +320,23 @@ class SyncService:
         buffered.clear()
         return done
 
+    def store_records(
+        self, connection_id: int, *, contacts: list[Any], invoices: list[Any]
+    ) -> None:
+        """Store contacts and invoices fetched outside a pass (a webhook's targeted fetch).
+
+        The same upserts as a pass, in one transaction; the high-water marks do not move, so
+        the next incremental sync still reads everything changed since its own last pass.
+        """
+        with session_scope(self.ctx.session_factory) as session:
+            held = (
+                repositories.locally_held_expected_dates(session, connection_id)
+                if invoices
+                else {}
+            )
+            self._store_contacts(session, connection_id, contacts)
+            self._store_invoices(session, connection_id, invoices, held)
+
     def _store_contacts(self, session: Session, connection_id: int, contacts: list[Any]) -> None:
         if not contacts:
             return

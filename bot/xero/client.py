@@ -6,7 +6,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -82,6 +82,16 @@ class XeroClient:
         self.api_calls = 0
         self.throttled = 0
 
+    def close(self) -> None:
+        """Close the HTTP connection pool (a long-running process opens one client per job)."""
+        self._http.close()
+
+    def __enter__(self) -> XeroClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # Reads ---------------------------------------------------------------------------------
 
     def organisation(self) -> Organisation:
@@ -102,14 +112,18 @@ class XeroClient:
         include_archived: bool = True,
         summary_only: bool = False,
         page_size: int = MAX_PAGE_SIZE,
+        ids: Sequence[str] | None = None,
     ) -> Iterator[ContactPage]:
         """Every contact changed since `modified_since` (all when None), a page at a time.
 
         summary_only defaults to False: Xero only promises it drops "computation-heavy fields"
         without listing them, and chasing needs ContactPersons, Phones and Addresses. Archived
-        contacts are included so a sync can see a contact being archived.
+        contacts are included so a sync can see a contact being archived. `ids` narrows the
+        list to those ContactIDs (Xero's `IDs` filter), for a webhook's targeted fetch.
         """
         params: dict[str, Any] = {"includeArchived": _flag(include_archived)}
+        if ids:
+            params["IDs"] = ",".join(ids)
         if summary_only:
             params["summaryOnly"] = "true"
         pages = self._pages("/Contacts", params, modified_since, page_size, decode_contact_page)
@@ -123,6 +137,7 @@ class XeroClient:
         statuses: list[str] | tuple[str, ...] | None = None,
         summary_only: bool = False,
         order: str | None = "UpdatedDateUTC ASC",
+        ids: Sequence[str] | None = None,
     ) -> Iterator[InvoicePage]:
         """Every sales invoice changed since `modified_since`, a page at a time.
 
@@ -130,9 +145,12 @@ class XeroClient:
         Overpayments to know in advance that Xero will refuse an ExpectedPaymentDate write,
         and the spec does not promise summaryOnly keeps them. Ordering by UpdatedDateUTC (an
         optimised order in Xero's efficient-retrieval guide) keeps pages stable while edits
-        land: a changed invoice moves to the end instead of shifting earlier pages.
+        land: a changed invoice moves to the end instead of shifting earlier pages. `ids`
+        narrows the list to those InvoiceIDs (Xero's `IDs` filter), for a targeted fetch.
         """
         params: dict[str, Any] = {}
+        if ids:
+            params["IDs"] = ",".join(ids)
         if where:
             params["where"] = where
         if statuses:
