@@ -272,3 +272,41 @@ EXPECTED_DATE_LOCKED = (
     "locked period."
 )
 EXPECTED_DATE_OTHER = "Saved in chaser-bot only: Xero won't accept it."
+
+
+# The audit trail (bot/chasing/audit_trail.py) ------------------------------------------------
+# One sentence per recorded action; `{...}` values come from the entry's detail.
+
+AUDIT_SENTENCES = {
+    "reminder_sent": "emailed {to} about {invoices}{escalated}",
+    "reminder_failed": "could not email {to} about {invoices}: {error}",
+    "reminder_unconfirmed": "may or may not have emailed {to} about {invoices} (unconfirmed)",
+    "reminder_held_for_approval": "held the escalated email about {invoices} for a manager",
+    "chase_run": "chase run: {emails_sent} emails sent, {skipped_count} invoices not chased",
+    "invoice.expected_payment_date": "set the expected payment date of {invoices} to {new_date}",
+    "invoice.paused": "paused chasing {invoices}{until}",
+    "invoice.resumed": "resumed chasing {invoices}",
+    "invoice.disputed": "marked {invoices} disputed{reason}",
+    "invoice.dispute_resolved": "resolved the dispute on {invoices}",
+    "contact.paused": "paused chasing {customer}{until}",
+    "contact.resumed": "resumed chasing {customer}",
+    "account.paused": "paused all chasing{until}",
+    "account.resumed": "resumed all chasing",
+    "escalation.requested": "asked the managers to approve an escalated email about {invoices}",
+    "escalation.approved": "approved the escalated email about {invoices}",
+    "escalation.declined": "declined the escalated email: chasing {invoices} stopped",
+    "escalation.snoozed": "snoozed the escalation about {invoices} until {until_at}",
+    "escalation.refused": "tried to {decision} the escalation about {invoices} (not a manager)",
+    "escalation.sent": "sent the approved escalated email to {to}",
+    "escalation.send_failed": "could not send the approved escalated email: {error}",
+    "forewarn.skipped": "skipped {customer} from the chase on {run_date}",
+    "forewarn.posted": "posted the forewarn for {run_date}: {emails} emails",
+    "connection.connected": "connected Xero",
+    "connection.reconnected": "reconnected Xero",
+    "connection.disconnected": "disconnected Xero",
+    "connection.needs_reconnect": "Xero needs reconnecting ({reason})",
+    "connection.refused": "Xero organisation not connected ({reason})",
+}
+AUDIT_SCHEDULER = "chaser-bot"
+AUDIT_NOTHING = "No history recorded yet."
+AUDIT_HEADING = "Latest history"

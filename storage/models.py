@@ -649,7 +649,7 @@ class OnlineInvoiceLink(Base):
     fetched_at: Mapped[dt.datetime]
 
 
-# Escalations, forewarn and scheduling (issue 9: approvals in Slack, forewarn skips, job leases) --
+# Escalations, audit index and scheduling (issue 9: approvals in Slack, job leases) -------
 
 
 class ApprovalStatus(StrEnum):
@@ -698,8 +698,9 @@ class ApprovalRequest(Base):
     )
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     step_key: Mapped[str] = mapped_column(String(64))
-    # One request per (step, customer, invoices): asking twice is a no-op.
-    request_key: Mapped[str] = mapped_column(String(128))
+    # The Message-ID of the held email (its reminders-ledger rows share it): asking twice is
+    # a no-op.
+    request_key: Mapped[str] = mapped_column(String(255))
     invoice_ids: Mapped[list[Any]]
     amount: Mapped[Decimal]
     currency_code: Mapped[str | None] = mapped_column(String(3))
@@ -736,17 +737,18 @@ class ApprovalCard(Base):
     request: Mapped[ApprovalRequest] = relationship(back_populates="cards")
 
 
-class ForewarnSkip(Base):
-    """A customer someone skipped from the forewarn: not chased on `run_date`."""
+class AuditSubject(Base):
+    """An invoice or customer one audit entry is about (filled in by storage.audit)."""
 
-    __tablename__ = "forewarn_skips"
-    __table_args__ = (UniqueConstraint("connection_id", "contact_id", "run_date"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    __tablename__ = "audit_subjects"
+    __table_args__ = (
+        Index("ix_audit_subjects_invoice_id", "invoice_id"),
+        Index("ix_audit_subjects_contact_id", "contact_id"),
+        Index("ix_audit_subjects_audit_id", "audit_id"),
     )
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
-    run_date: Mapped[dt.date]
-    skipped_by: Mapped[str] = mapped_column(String(64))
-    skipped_at: Mapped[dt.datetime]
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    audit_id: Mapped[int] = mapped_column(BigId, ForeignKey("audit_log.id", ondelete="CASCADE"))
+    # No foreign keys: the trail outlives the invoices and contacts it names.
+    invoice_id: Mapped[int | None]
+    contact_id: Mapped[int | None]

@@ -1,4 +1,4 @@
-"""Escalations, forewarn plans and job leases.
+"""Escalations (approval requests and their Slack cards), the audit trail index, job leases.
 
 Revision ID: 0007
 Revises: 0006
@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("connection_id", sa.Integer(), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.Column("step_key", sa.String(64), nullable=False),
-        sa.Column("request_key", sa.String(128), nullable=False),
+        sa.Column("request_key", sa.String(255), nullable=False),
         sa.Column("invoice_ids", JSON, nullable=False),
         sa.Column("amount", MONEY, nullable=False),
         sa.Column("currency_code", sa.String(3), nullable=True),
@@ -89,32 +89,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("approval_cards") as batch:
         batch.create_index("ix_approval_cards_request_id", ["request_id"])
+    # The audit trail's index: which invoices and customers each entry is about, so one
+    # invoice's history is an indexed lookup rather than a scan of every entry's JSON.
     op.create_table(
-        "forewarn_skips",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("connection_id", sa.Integer(), nullable=False),
-        sa.Column("contact_id", sa.Integer(), nullable=False),
-        sa.Column("run_date", sa.Date(), nullable=False),
-        sa.Column("skipped_by", sa.String(64), nullable=False),
-        sa.Column("skipped_at", UTC_DATETIME, nullable=False),
+        "audit_subjects",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("audit_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                  nullable=False),
+        sa.Column("invoice_id", sa.Integer(), nullable=True),
+        sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["connection_id"], ["xero_connections.id"],
-            name=op.f("fk_forewarn_skips_connection_id_xero_connections"),
-            ondelete="CASCADE",
+            ["audit_id"], ["audit_log.id"],
+            name=op.f("fk_audit_subjects_audit_id_audit_log"), ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["contact_id"], ["contacts.id"],
-            name=op.f("fk_forewarn_skips_contact_id_contacts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_forewarn_skips")),
-        sa.UniqueConstraint("connection_id", "contact_id", "run_date",
-                            name=op.f("uq_forewarn_skips_connection_id_contact_id_run_date")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_subjects")),
     )
-
+    with op.batch_alter_table("audit_subjects") as batch:
+        batch.create_index("ix_audit_subjects_invoice_id", ["invoice_id"])
+        batch.create_index("ix_audit_subjects_contact_id", ["contact_id"])
+        batch.create_index("ix_audit_subjects_audit_id", ["audit_id"])
 
 def downgrade() -> None:
-    op.drop_table("forewarn_skips")
+    op.drop_table("audit_subjects")
     op.drop_table("approval_cards")
     op.drop_table("approval_requests")
     op.drop_table("job_leases")
