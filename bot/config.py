@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     xero_webhook_key: SecretStr | None = Field(default=None, alias="XERO_WEBHOOK_KEY")
 
     smtp_url: str | None = Field(default=None, alias="SMTP_URL")
+    # The From address of reminder emails; the sender's own address is the Reply-To.
+    smtp_from: str | None = Field(default=None, alias="SMTP_FROM")
     secret_key: SecretStr | None = Field(default=None, alias="CHASER_SECRET_KEY")
     public_url: str | None = Field(default=None, alias="PUBLIC_URL")
     port: int = Field(default=3000, ge=1, le=65535, alias="PORT")
@@ -79,6 +81,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from(cls, value: str | None) -> str | None:
+        if value and ("@" not in value or any(c.isspace() for c in value.strip())):
+            raise ValueError("must be an email address")
+        return value.strip() if value else value
 
     @field_validator("smtp_url")
     @classmethod
@@ -126,6 +135,8 @@ _HINTS = {
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "XERO_BASE_URL": "e.g. http://127.0.0.1:5050 for `chaser sandbox`, or unset for api.xero.com",
     "XERO_SCOPE_STYLE": "granular (apps created from March 2026) or broad (older apps)",
+    "SMTP_URL": "smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465",
+    "SMTP_FROM": "e.g. accounts@yourcompany.com",
 }
 
 

@@ -310,3 +310,17 @@ AUDIT_SENTENCES = {
 AUDIT_SCHEDULER = "chaser-bot"
 AUDIT_NOTHING = "No history recorded yet."
 AUDIT_HEADING = "Latest history"
+
+
+# Chasing: reminder emails ---------------------------------------------------------------------
+
+NO_SENDER_ADDRESS = say(
+    "Reminders need an address to come from: set the sender with "
+    "{cmd[schedule sender]} --email you@yourcompany.com, or set SMTP_FROM."
+)
+
+
+def mail_server_unavailable(why: str) -> Message:
+    """The mail server could not be reached or refused our login: nothing was sent."""
+    return say("Nothing was sent: the mail server is unavailable ({why}). The next run "
+               "tries again.", why=why)

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.sandbox",
     "tests.fixtures.sync_world",
+    "tests.fakes.smtp",
 ]

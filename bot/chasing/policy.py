@@ -32,6 +32,15 @@ class SkipReason(StrEnum):
     BELOW_MINIMUM = "below_minimum"
     BEFORE_EXPECTED_DATE = "before_expected_date"
     NO_EMAIL = "no_email"
+    NO_DUE_DATE = "no_due_date"
+    # Decided from the invoice's schedule and the reminders ledger (bot/chasing/plan.py asks
+    # `ledger_skip_reason` below): the rule stays here, the facts come from there.
+    END_OF_SCHEDULE = "end_of_schedule"
+    AWAITING_APPROVAL = "awaiting_approval"
+    DECLINED = "declined"
+    SKIPPED_BY_PERSON = "skipped_by_person"
+    UNCONFIRMED = "unconfirmed"
+    SEND_FAILED = "send_failed"
 
 
 SKIP_REASON_LABELS = {
@@ -44,6 +53,13 @@ SKIP_REASON_LABELS = {
     SkipReason.BELOW_MINIMUM: "below minimum",
     SkipReason.BEFORE_EXPECTED_DATE: "before expected date",
     SkipReason.NO_EMAIL: "no email",
+    SkipReason.NO_DUE_DATE: "no due date",
+    SkipReason.END_OF_SCHEDULE: "end of schedule",
+    SkipReason.AWAITING_APPROVAL: "awaiting a manager's approval",
+    SkipReason.DECLINED: "declined by a manager",
+    SkipReason.SKIPPED_BY_PERSON: "skipped by a person",
+    SkipReason.UNCONFIRMED: "last send unconfirmed: check before releasing",
+    SkipReason.SEND_FAILED: "sending keeps failing",
 }
 
 # Reasons a person chose (a pause or a dispute), as opposed to reasons the rules imply.
@@ -88,6 +104,7 @@ class ChaseFacts:
     account_paused_until: date | None = None
     minimum_amount: Decimal = ZERO
     wait_for_expected_date: bool = True
+    has_due_date: bool = True
 
 
 def skip_reason(facts: ChaseFacts, today: date) -> SkipReason | None:
@@ -115,4 +132,49 @@ def skip_reason(facts: ChaseFacts, today: date) -> SkipReason | None:
         return SkipReason.BEFORE_EXPECTED_DATE
     if not facts.has_email:
         return SkipReason.NO_EMAIL
+    if not facts.has_due_date:
+        return SkipReason.NO_DUE_DATE
     return None
+
+
+def thank_you_skip_reason(facts: ChaseFacts, today: date) -> SkipReason | None:
+    """Why a paid invoice gets no thank-you on `today`, or None to send it.
+
+    A pause still means "no emails to this customer"; amounts, dates and disputes no longer
+    matter once the invoice is paid.
+    """
+    if facts.status != "PAID":
+        return SkipReason.NOT_OPEN
+    if not facts.connected:
+        return SkipReason.CONNECTION_LOST
+    if pause_active(facts.account_paused, facts.account_paused_until, today):
+        return SkipReason.ACCOUNT_PAUSED
+    if pause_active(facts.customer_paused, facts.customer_paused_until, today):
+        return SkipReason.CUSTOMER_PAUSED
+    if not facts.has_email:
+        return SkipReason.NO_EMAIL
+    return None
+
+
+# Ledger states (storage.models.ReminderState values) that hold a step back, and why.
+_HELD_STATES = {
+    "awaiting_approval": SkipReason.AWAITING_APPROVAL,
+    "declined": SkipReason.DECLINED,
+    "skipped": SkipReason.SKIPPED_BY_PERSON,
+    "unconfirmed": SkipReason.UNCONFIRMED,
+}
+# Attempts after which a failing send stops being retried on its own.
+MAX_SEND_ATTEMPTS = 5
+
+
+def ledger_skip_reason(state: str | None, attempts: int = 0) -> SkipReason | None:
+    """Why the due step's ledger row holds it back, or None when it may be sent (again).
+
+    No row, a failed send under MAX_SEND_ATTEMPTS, or an approved step may go; `sent` and
+    `sending` rows are not skips but work done or under way (the planner leaves them out).
+    """
+    if state is None:
+        return None
+    if state == "failed":
+        return SkipReason.SEND_FAILED if attempts >= MAX_SEND_ATTEMPTS else None
+    return _HELD_STATES.get(state)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from email.message import EmailMessage
 from typing import Protocol, TypeVar
 
 from bot.messages import TERMINAL, Message
@@ -170,3 +172,42 @@ class RecordingAlertPoster:
     def post_alert(self, channel_id: str, thread_ts: str, alert: Alert) -> str:
         self.alerts.append((channel_id, thread_ts, alert))
         return f"{len(self.alerts)}.000200"
+
+
+# Email ----------------------------------------------------------------------------------
+
+
+class MailUnavailable(Exception):
+    """The mail server cannot be reached or refused our login: nothing went; stop this run."""
+
+
+class MailRefused(Exception):
+    """The server refused this message (or every recipient): nothing went; retry next run."""
+
+
+class MailUncertain(Exception):
+    """The connection broke after the message was handed over: it may have been delivered."""
+
+
+class MailConnection(Protocol):
+    """One open connection to the mail server, reused for a whole run."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand one message over; raises MailRefused, MailUncertain or MailUnavailable."""
+
+
+class Mailer(Protocol):
+    """Where reminder emails go: SMTP, or an outbox folder of .eml files (bot/chasing/mailer)."""
+
+    @property
+    def description(self) -> str:
+        """Where mail goes, for a person ("smtp.example.com:587", "the folder data/outbox")."""
+
+    def connect(self) -> AbstractContextManager[MailConnection]:
+        """Open a connection (raises MailUnavailable); closed when the block ends."""
+
+
+class OnlineInvoiceLinks(Protocol):
+    """Xero's customer-facing link for an invoice, or None when it cannot be had now."""
+
+    def url(self, connection_id: int, invoice_id: int, xero_invoice_id: str) -> str | None: ...
