@@ -74,3 +74,36 @@ def test_minimum_compares_in_base_currency() -> None:
     short = facts(amount_due=Decimal("149.99"), currency_rate=Decimal("1.5"),
                   minimum_amount=Decimal("100"))
     assert skip_reason(short, TODAY) is SkipReason.BELOW_MINIMUM
+
+
+def test_the_cache_answers_exactly_as_skip_reason_over_many_random_invoices() -> None:
+    import random
+
+    from bot.chasing.policy import SkipReasonCache
+
+    rng = random.Random(11)
+    days = [None, date(2026, 11, 1), TODAY, date(2026, 12, 15)]
+    for organisation in range(12):
+        org = {
+            "connected": organisation != 0,
+            "account_paused": organisation == 1,
+            "account_paused_until": date(2026, 12, 1) if organisation == 1 else None,
+            "minimum_amount": Decimal(rng.choice(["0", "50", "120.5"])),
+            "wait_for_expected_date": organisation % 2 == 0,
+        }
+        cache = SkipReasonCache(TODAY, **org)  # type: ignore[arg-type]
+        for _ in range(400):
+            invoice = {
+                "amount_due": Decimal(rng.randrange(1, 30_000)) / 100,
+                "currency_rate": rng.choice([None, Decimal("1"), Decimal("0.6"), Decimal("1.7")]),
+                "expected_payment_date": rng.choice(days),
+                "invoice_paused": rng.random() < 0.2,
+                "invoice_paused_until": rng.choice(days),
+                "disputed": rng.random() < 0.1,
+                "customer_paused": rng.random() < 0.2,
+                "customer_paused_until": rng.choice(days),
+                "has_email": rng.random() < 0.8,
+                "has_due_date": rng.random() < 0.9,
+            }
+            expected = skip_reason(facts(**invoice, **org), TODAY)
+            assert cache.reason(**invoice) is expected, invoice  # type: ignore[arg-type]

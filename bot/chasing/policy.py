@@ -85,6 +85,16 @@ def base_amount(amount: Decimal, currency_rate: Decimal | None) -> Decimal:
     return amount / currency_rate
 
 
+def below_minimum(
+    amount_due: Decimal | None, currency_rate: Decimal | None, minimum_amount: Decimal
+) -> bool:
+    """Whether an invoice's amount due is under the organisation's minimum (in base currency).
+
+    The only way an invoice's amount enters skip_reason (SkipReasonCache relies on it).
+    """
+    return base_amount(amount_due or ZERO, currency_rate) < minimum_amount
+
+
 @dataclass(frozen=True)
 class ChaseFacts:
     """What the decision reads about one invoice, its customer and its organisation."""
@@ -121,8 +131,7 @@ def skip_reason(facts: ChaseFacts, today: date) -> SkipReason | None:
         return SkipReason.INVOICE_PAUSED
     if facts.disputed:
         return SkipReason.DISPUTED
-    amount = base_amount(facts.amount_due or ZERO, facts.currency_rate)
-    if amount < facts.minimum_amount:
+    if below_minimum(facts.amount_due, facts.currency_rate, facts.minimum_amount):
         return SkipReason.BELOW_MINIMUM
     if (
         facts.wait_for_expected_date
@@ -178,3 +187,78 @@ def ledger_skip_reason(state: str | None, attempts: int = 0) -> SkipReason | Non
     if state == "failed":
         return SkipReason.SEND_FAILED if attempts >= MAX_SEND_ATTEMPTS else None
     return _HELD_STATES.get(state)
+
+
+_MISSING = object()
+
+
+class SkipReasonCache:
+    """skip_reason for many open invoices of one organisation on one day, each case decided once.
+
+    For the digest's pass over every open invoice (100,000s): building ChaseFacts and deciding
+    costs microseconds an invoice, yet only a few hundred distinct cases exist. The amount and
+    rate enter skip_reason only through below_minimum, so invoices alike in every other fact and
+    on the same side of the minimum share one answer: that side is the key, not the amount.
+    Answers are skip_reason's own (tests/test_policy.py checks the two agree).
+    """
+
+    def __init__(
+        self,
+        today: date,
+        *,
+        connected: bool = True,
+        account_paused: bool = False,
+        account_paused_until: date | None = None,
+        minimum_amount: Decimal = ZERO,
+        wait_for_expected_date: bool = True,
+    ) -> None:
+        self.today = today
+        self._organisation = {
+            "connected": connected,
+            "account_paused": account_paused,
+            "account_paused_until": account_paused_until,
+            "minimum_amount": minimum_amount,
+            "wait_for_expected_date": wait_for_expected_date,
+        }
+        self._minimum = minimum_amount
+        self._answers: dict[tuple[object, ...], SkipReason | None] = {}
+
+    def reason(
+        self,
+        amount_due: Decimal,
+        currency_rate: Decimal | None,
+        expected_payment_date: date | None,
+        invoice_paused: bool,
+        invoice_paused_until: date | None,
+        disputed: bool,
+        customer_paused: bool,
+        customer_paused_until: date | None,
+        has_email: bool,
+        has_due_date: bool = True,
+    ) -> SkipReason | None:
+        """skip_reason of an open invoice (status AUTHORISED, amount due > 0) with these facts."""
+        key = (
+            below_minimum(amount_due, currency_rate, self._minimum),
+            expected_payment_date, invoice_paused, invoice_paused_until, disputed,
+            customer_paused, customer_paused_until, has_email, has_due_date,
+        )
+        found = self._answers.get(key, _MISSING)
+        if found is _MISSING:
+            found = self._answers[key] = skip_reason(
+                ChaseFacts(
+                    status="AUTHORISED",
+                    amount_due=amount_due,
+                    currency_rate=currency_rate,
+                    expected_payment_date=expected_payment_date,
+                    invoice_paused=invoice_paused,
+                    invoice_paused_until=invoice_paused_until,
+                    disputed=disputed,
+                    customer_paused=customer_paused,
+                    customer_paused_until=customer_paused_until,
+                    has_email=has_email,
+                    has_due_date=has_due_date,
+                    **self._organisation,  # type: ignore[arg-type]
+                ),
+                self.today,
+            )
+        return found  # type: ignore[return-value]
