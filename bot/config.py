@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    # Slack OAuth v2 (HTTP mode, installable in many workspaces): both set turns it on.
+    slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
 
     xero_client_id: str | None = Field(default=None, alias="XERO_CLIENT_ID")
     xero_client_secret: SecretStr | None = Field(default=None, alias="XERO_CLIENT_SECRET")
@@ -89,6 +92,26 @@ class Settings(BaseSettings):
             raise ValueError("must be an email address")
         return value.strip() if value else value
 
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # Token rotation gives "xoxe.xoxb-..." bot tokens (docs.slack.dev token rotation).
+        if value and not value.get_secret_value().startswith(("xoxb-", "xoxe.xoxb-")):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value or None
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value or None
+
+    @field_validator("slack_signing_secret", "slack_client_secret")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value and value.get_secret_value().strip() else None
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, value: str | None) -> str | None:
@@ -128,6 +151,32 @@ class Settings(BaseSettings):
     def xero_configured(self) -> bool:
         return bool(self.xero_client_id and self.xero_client_secret)
 
+    @property
+    def slack_socket_mode(self) -> bool:
+        """Socket Mode (no public URL) when an app-level token is set; HTTP mode otherwise."""
+        return self.slack_app_token is not None
+
+    @property
+    def slack_oauth_enabled(self) -> bool:
+        """HTTP mode installable in many workspaces (Slack OAuth v2)."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    def check_slack(self) -> None:
+        """Raise one ConfigError naming the first Slack variable `chaser serve` lacks."""
+        if self.slack_socket_mode:
+            if not self.slack_bot_token:
+                raise ConfigError("SLACK_BOT_TOKEN is not set: Socket Mode (SLACK_APP_TOKEN) "
+                                  "needs the app's bot token (xoxb-...) too.")
+            return
+        if not self.slack_signing_secret:
+            raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify "
+                              "Slack's requests (or set SLACK_APP_TOKEN for Socket Mode).")
+        if not self.slack_bot_token and not self.slack_oauth_enabled:
+            missing = "SLACK_CLIENT_SECRET" if self.slack_client_id else "SLACK_BOT_TOKEN"
+            raise ConfigError(f"{missing} is not set: HTTP mode needs a bot token (xoxb-...) "
+                              "for one workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+                              "to be installed in many.")
+
 
 _HINTS = {
     "DATABASE_URL": "e.g. sqlite:///data/chaser.sqlite3 or postgresql://user@host:5432/db",
@@ -137,6 +186,10 @@ _HINTS = {
     "XERO_SCOPE_STYLE": "granular (apps created from March 2026) or broad (older apps)",
     "SMTP_URL": "smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465",
     "SMTP_FROM": "e.g. accounts@yourcompany.com",
+
+    "SLACK_BOT_TOKEN": "copy the Bot User OAuth Token from your Slack app's OAuth & Permissions",
+    "SLACK_APP_TOKEN": "create one with connections:write under Basic Information",
+    "SLACK_API_URL": "unset for slack.com, or a local fake's URL ending in /api/",
 }
 
 

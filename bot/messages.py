@@ -324,3 +324,31 @@ def mail_server_unavailable(why: str) -> Message:
     """The mail server could not be reached or refused our login: nothing was sent."""
     return say("Nothing was sent: the mail server is unavailable ({why}). The next run "
                "tries again.", why=why)
+
+
+# Slack: /chaser --------------------------------------------------------------------------------
+
+# (usage, what it does) for each /chaser subcommand, in the order help lists them.
+CHASER_COMMANDS = (
+    ("help", "What chaser-bot can do (this list)."),
+    ("connect", "Connect a Xero organisation (admins)."),
+    ("disconnect [org]", "Disconnect a Xero organisation, keeping its history (admins)."),
+    ("status", "Each organisation: connection, last sync, next digest, chasing paused or not."),
+    ("sync [org]", "Sync from Xero now and say what changed."),
+    ("overdue [customer]", "Overdue invoices, most overdue first."),
+    ("invoice <number>", "One invoice: amounts, dates, expected date, history, View in Xero."),
+    ("customer <name>", "A customer's emails, open invoices and totals."),
+    ("settings", "Digest channel and time, admins, managers, chasing rules (admins)."),
+    ("pause [customer <name>] [until YYYY-MM-DD]",
+     "Pause chasing for everyone (admins) or for one customer."),
+    ("resume [customer <name>]", "Resume chasing for everyone (admins) or for one customer."),
+)
+
+SLACK_HELP_TITLE = "chaser-bot chases unpaid Xero invoices. Commands:"
+SLACK_UNKNOWN_SUBCOMMAND = "`/chaser {word}` is not a command. Try `/chaser help`."
+SLACK_USAGE = "Usage: `/chaser {usage}`"
+SLACK_UNEXPECTED = ("Something went wrong (reference {reference}). Please try again; if it keeps "
+                    "happening, share the reference with whoever runs chaser-bot.")
+SLACK_NOT_AVAILABLE_HERE = ("chaser-bot is not set up for this workspace yet: ask whoever runs "
+                            "it to install it here.")
+SLACK_HOME_PLACEHOLDER = "chaser-bot chases unpaid Xero invoices. Try `/chaser status`."

@@ -1,4 +1,4 @@
-"""HTTP routes: the Xero OAuth callback, Xero webhooks and a health check (Slack joins later)."""
+"""HTTP routes: Slack events and installs (HTTP mode), the Xero callback and webhooks, health."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import asyncio
 import html
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import anyio
+from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,6 +26,9 @@ from bot.errors import UserFacingError
 from bot.messages import SLACK, Surface
 
 if TYPE_CHECKING:
+    from slack_bolt import App
+    from sqlalchemy.orm import Session, sessionmaker
+
     from bot.chasing.webhooks import WebhookInbox
     from bot.deps import AppDeps
 
@@ -32,6 +39,13 @@ WEBHOOKS_PATH = "/xero/webhooks"
 # Xero gives a webhook 5 seconds; past this, answer 503 so Xero retries (the recording may
 # still land, and the retry is then a no-op thanks to the event key).
 WEBHOOK_ANSWER_WITHIN = 4.0
+SLACK_EVENTS_PATH = "/slack/events"
+# Threads for Slack dispatch: Bolt's own Starlette adapter dispatches on the event loop, so
+# requests queue one behind another; here each waits for its ack in a thread instead.
+SLACK_DISPATCH_THREADS = 64
+
+# A health check: returns None when healthy, else a short reason.
+HealthCheck = Callable[[], "str | None"]
 
 
 
@@ -99,6 +113,73 @@ def message_page(message: str, *, status: int, surface: Surface = SLACK) -> HTML
                        tone="no", status=status, surface=surface)
 
 
+class SlackEndpoint:
+    """Bolt's Starlette adapter (its request/response conversion), dispatching in a thread."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.limiter = anyio.CapacityLimiter(SLACK_DISPATCH_THREADS)
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        bolt_request = to_bolt_request(request, body)
+        bolt_response = await anyio.to_thread.run_sync(
+            self._dispatch, request.method, request.url.path, bolt_request, limiter=self.limiter)
+        return to_starlette_response(bolt_response)
+
+    def _dispatch(self, method: str, path: str, request: BoltRequest) -> BoltResponse:
+        flow = self.app.oauth_flow
+        if method == "GET" and flow is not None:
+            if path == flow.install_path:
+                return flow.handle_installation(request)
+            if path == flow.redirect_uri_path:
+                return flow.handle_callback(request)
+        if method == "POST":
+            return self.app.dispatch(request)
+        return BoltResponse(status=404, body="Not found")
+
+
+def slack_routes(app: App) -> list[Route]:
+    """/slack/events, plus /slack/install and /slack/oauth_redirect when OAuth is on."""
+    endpoint = SlackEndpoint(app)
+    routes = [Route(SLACK_EVENTS_PATH, endpoint.handle, methods=["POST"])]
+    if app.oauth_flow is not None:
+        routes += [
+            Route(app.oauth_flow.install_path, endpoint.handle, methods=["GET"]),
+            Route(app.oauth_flow.redirect_uri_path, endpoint.handle, methods=["GET"]),
+        ]
+    return routes
+
+
+def database_check(session_factory: sessionmaker[Session]) -> HealthCheck:
+    """Healthy when the database answers SELECT 1."""
+
+    def check() -> str | None:
+        try:
+            with session_factory() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure is the answer, not a crash of /healthz
+            return f"unreachable: {type(exc).__name__}"
+        return None
+
+    return check
+
+
+def health_endpoint(checks: Mapping[str, HealthCheck]) -> Callable[[Request], object]:
+    """GET /healthz: 200 with each check "ok", or 503 naming what is wrong."""
+
+    def run_checks() -> dict[str, str]:
+        return {name: check() or "ok" for name, check in checks.items()}
+
+    async def healthz(_request: Request) -> Response:
+        results = await anyio.to_thread.run_sync(run_checks)
+        healthy = all(value == "ok" for value in results.values())
+        return JSONResponse({"status": "ok" if healthy else "unhealthy", "checks": results},
+                            status_code=200 if healthy else 503)
+
+    return healthz
+
+
 def create_web_app(
     ctx: AppDeps,
     *,
@@ -106,12 +187,16 @@ def create_web_app(
     on_callback: Callable[[CallbackOutcome], None] | None = None,
     surface: Surface = SLACK,
     webhooks: WebhookInbox | None = None,
+    slack_app: App | None = None,
+    health_checks: Mapping[str, HealthCheck] | None = None,
 ) -> Starlette:
     """The HTTP app; `on_callback` hears every callback outcome (the CLI waits on it).
 
     `surface` is where the person who started connecting types commands: the callback page
     tells them what to run next in their own words (Slack, or the terminal for the CLI).
     With `webhooks`, POST /xero/webhooks takes Xero's webhook deliveries.
+    With `slack_app` (HTTP mode) it also serves Slack's request URL and OAuth install routes;
+    /healthz runs the database check plus `health_checks` (scheduler, Socket Mode...).
     """
     service = ConnectService(ctx)
 
@@ -152,15 +237,15 @@ def create_web_app(
         report(CallbackOutcome(result=result))
         return result_page(result, surface)
 
-    async def healthz(_request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
+    checks = {"database": database_check(ctx.session_factory), **(health_checks or {})}
     routes = [
         Route(callback_path, xero_callback, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
+        Route("/healthz", health_endpoint(checks), methods=["GET"]),
     ]
     if webhooks is not None:
         routes.append(Route(WEBHOOKS_PATH, webhook_endpoint(webhooks), methods=["POST"]))
+    if slack_app is not None:
+        routes += slack_routes(slack_app)
     return Starlette(routes=routes)
 
 

@@ -11,15 +11,19 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
+    DateTime,
     Enum,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
+    func,
     text,
     true,
 )
@@ -752,3 +756,78 @@ class AuditSubject(Base):
     # No foreign keys: the trail outlives the invoices and contacts it names.
     invoice_id: Mapped[int | None]
     contact_id: Mapped[int | None]
+
+
+# Slack app (issue 8: slack-app) ------------------------------------------------------------
+# slack_sdk's installation and OAuth state tables, used only through slack_sdk's own
+# SQLAlchemy stores (bot/slack_clients.py); declared here so Alembic's migration 0004 and the
+# models stay one schema. Same names and columns as slack_sdk builds them, except that token
+# columns are Text: tokens are stored encrypted and the ciphertext outgrows String(200).
+# Datetimes are naive UTC, as slack_sdk writes them.
+
+
+def _slack_bot_columns() -> list[Column[Any]]:
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("client_id", String(32), nullable=False),
+        Column("app_id", String(32), nullable=False),
+        Column("enterprise_id", String(32)),
+        Column("enterprise_name", String(200)),
+        Column("team_id", String(32)),
+        Column("team_name", String(200)),
+        Column("bot_token", Text),
+        Column("bot_id", String(32)),
+        Column("bot_user_id", String(32)),
+        Column("bot_scopes", String(1000)),
+        Column("bot_refresh_token", Text),
+        Column("bot_token_expires_at", DateTime),
+        Column("is_enterprise_install", Boolean, nullable=False, server_default=false()),
+    ]
+
+
+slack_installations = Table(
+    "slack_installations",
+    Base.metadata,
+    *_slack_bot_columns(),
+    Column("enterprise_url", String(200)),
+    Column("user_id", String(32), nullable=False),
+    Column("user_token", Text),
+    Column("user_scopes", String(1000)),
+    Column("user_refresh_token", Text),
+    Column("user_token_expires_at", DateTime),
+    Column("incoming_webhook_url", String(200)),
+    Column("incoming_webhook_channel", String(200)),
+    Column("incoming_webhook_channel_id", String(200)),
+    Column("incoming_webhook_configuration_url", String(200)),
+    Column("token_type", String(32)),
+    Column("installed_at", DateTime, nullable=False, server_default=func.now()),
+    Index("slack_installations_idx",
+          "client_id", "enterprise_id", "team_id", "user_id", "installed_at"),
+)
+
+slack_bots = Table(
+    "slack_bots",
+    Base.metadata,
+    *_slack_bot_columns(),
+    Column("installed_at", DateTime, nullable=False, server_default=func.now()),
+    Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False),
+    Column("expire_at", DateTime, nullable=False),
+)
+
+
+class OnceKey(Base):
+    """A side effect that must happen once across retries and instances: the row's insert
+    decides who does it (a Slack request by trigger_id or event_id, a DM per incident...)."""
+
+    __tablename__ = "once_keys"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.sandbox",
+    "tests.fixtures.slack",
     "tests.fixtures.sync_world",
     "tests.fakes.smtp",
 ]

@@ -115,4 +115,4 @@ def test_unexpected_failures_show_a_reference_and_no_traceback(
 
 
 def test_healthz_answers_ok(web: httpx.Client) -> None:
-    assert web.get("/healthz").json() == {"status": "ok"}
+    assert web.get("/healthz").json() == {"status": "ok", "checks": {"database": "ok"}}

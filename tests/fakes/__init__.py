@@ -1,0 +1,1 @@
+"""Fakes at the network boundary: real local servers that speak Slack's protocols."""

@@ -1,0 +1,1 @@
+"""Block Kit builders: pure functions from view data to Slack blocks, tested by equality."""

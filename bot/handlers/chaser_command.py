@@ -1,0 +1,122 @@
+"""/chaser: split the text into a subcommand and its words, check them, route to the handler.
+
+Each subcommand is a `Route`: `parse(words)` is pure and raises BadArguments (answered at once
+with the usage line), `run(call, args, ack, respond, client)` must call `ack()` first and do
+anything that may touch Xero after it. Subcommand modules expose `routes(deps) -> list[Route]`
+and are listed in SUBCOMMAND_MODULES.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot import messages
+from bot.blocks.help import help_blocks
+from bot.errors import UserFacingError
+from bot.ids import Command, Subcommand
+
+if TYPE_CHECKING:
+    from slack_bolt import Ack, App, Respond
+    from slack_sdk import WebClient
+
+    from bot.deps import AppDeps
+
+
+class BadArguments(UserFacingError):
+    """The words after the subcommand do not fit it; the reply is its usage line."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One /chaser invocation: who typed it, where, and the words after the subcommand."""
+
+    team_id: str
+    workspace_id: int
+    user_id: str
+    channel_id: str | None
+    words: tuple[str, ...]
+    response_url: str | None
+    trigger_id: str | None
+
+
+Parse = Callable[[Sequence[str]], Any]
+Run = Callable[..., None]  # run(call, args, ack, respond, client)
+
+
+@dataclass(frozen=True)
+class Route:
+    name: Subcommand
+    parse: Parse
+    run: Run
+
+
+USAGE = {usage.split(" ", 1)[0]: usage for usage, _ in messages.CHASER_COMMANDS}
+
+
+def usage_line(name: str) -> str:
+    """The one-line usage reply for a subcommand."""
+    return messages.SLACK_USAGE.format(usage=USAGE.get(name, name))
+
+
+def no_arguments(words: Sequence[str]) -> None:
+    """A parser for subcommands that take nothing."""
+    if words:
+        raise BadArguments("takes no arguments")
+
+
+def split_words(text: str) -> list[str]:
+    """Words as a person means them: "quoted names" stay whole; stray quotes are kept."""
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unbalanced quote: fall back to plain spaces
+        return text.split()
+
+
+def _help(_call: Call, _args: None, ack: Ack, _respond: Respond, _client: WebClient) -> None:
+    ack(text=messages.SLACK_HELP_TITLE, blocks=help_blocks(messages.CHASER_COMMANDS),
+        response_type="ephemeral")
+
+
+# Modules with `routes(deps) -> list[Route]`, one line each (imported late: they import us).
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _routes(deps: AppDeps) -> list[Route]:
+    import importlib
+
+    routes = [Route(Subcommand.HELP, no_arguments, _help)]
+    for name in SUBCOMMAND_MODULES:
+        routes.extend(importlib.import_module(name).routes(deps))
+    return routes
+
+
+def register(app: App, deps: AppDeps) -> None:
+    """Listen to /chaser and route each subcommand."""
+    table = {route.name.value: route for route in _routes(deps)}
+
+    def chaser(ack: Ack, body: dict[str, Any], context: Any, respond: Respond,
+               client: WebClient) -> None:
+        words = split_words(body.get("text") or "")
+        name = words[0].lower() if words else Subcommand.HELP.value
+        route = table.get(name)
+        if route is None:
+            ack(text=messages.SLACK_UNKNOWN_SUBCOMMAND.format(word=words[0]),
+                response_type="ephemeral")
+            return
+        try:
+            args = route.parse(words[1:])
+        except BadArguments:
+            ack(text=usage_line(name), response_type="ephemeral")
+            return
+        call = Call(
+            team_id=body.get("team_id") or "", workspace_id=context["workspace_id"],
+            user_id=body.get("user_id") or "", channel_id=body.get("channel_id"),
+            words=tuple(words[1:]), response_url=body.get("response_url"),
+            trigger_id=body.get("trigger_id"),
+        )
+        route.run(call, args, ack, respond, client)
+
+    app.command(Command.CHASER)(chaser)

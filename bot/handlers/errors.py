@@ -1,0 +1,68 @@
+"""The one Slack error funnel: a UserFacingError becomes an ephemeral line; anything else a
+short reference, logged with its traceback (Netflix Dispatch's app_error_handler, in spirit)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import BoltResponse
+from slack_sdk.errors import SlackApiError
+
+from bot import messages
+from bot.errors import UserFacingError
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
+    from bot.deps import AppDeps
+
+log = logging.getLogger(__name__)
+
+
+def person_text(error: Exception) -> str:
+    """What the person who acted reads about `error` (never a traceback)."""
+    if isinstance(error, UserFacingError):
+        return error.text(messages.SLACK)
+    reference = secrets.token_hex(4)
+    log.error("Slack request failed (ref %s)", reference, exc_info=error)
+    return messages.SLACK_UNEXPECTED.format(reference=reference)
+
+
+def tell(text: str, body: dict[str, Any], client: WebClient | None) -> None:
+    """Say `text` to the person behind `body`, only to them: response_url, else an ephemeral
+    message in the channel, else a DM (a modal submission has neither channel nor URL)."""
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    response_url = body.get("response_url")
+    try:
+        if response_url:
+            from slack_sdk.webhook import WebhookClient
+
+            WebhookClient(response_url).send(text=text, response_type="ephemeral",
+                                             replace_original=False)
+        elif client is not None and user and channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=text)
+        elif client is not None and user:
+            client.chat_postMessage(channel=user, text=text)
+    except (SlackApiError, OSError) as exc:
+        log.warning("Could not tell %s about an error: %s", user, exc)
+
+
+def register(app: App, deps: AppDeps) -> None:
+    """Register the app's one @app.error handler (listeners and middleware both end here)."""
+
+    @app.error
+    def handle_error(error: Exception, body: dict[str, Any], response: BoltResponse | None,
+                     client: WebClient | None = None) -> BoltResponse | None:
+        text = person_text(error)
+        if response is not None and body.get("command"):
+            # Not acknowledged yet: the acknowledgement itself carries the message.
+            return BoltResponse(status=200, body=json.dumps(
+                {"response_type": "ephemeral", "text": text}),
+                headers={"content-type": "application/json"})
+        tell(text, body, client)
+        return BoltResponse(status=200, body="") if response is not None else None

@@ -1,0 +1,71 @@
+"""Every name Slack round-trips to us: commands, subcommands, events, action/callback/block ids.
+
+Listeners, block builders and tests use these, never string literals, so a rename is one edit
+and tests/test_manifest.py can check the manifest and the registered listeners agree. Add your
+names in the class for their kind; keep values short (Slack: action_id/block_id ≤ 255).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Command(StrEnum):
+    """Slash commands (each one is also in app_manifest.yaml)."""
+
+    CHASER = "/chaser"
+
+
+class Subcommand(StrEnum):
+    """The first word after /chaser."""
+
+    HELP = "help"
+    CONNECT = "connect"
+    DISCONNECT = "disconnect"
+    STATUS = "status"
+    SYNC = "sync"
+    OVERDUE = "overdue"
+    INVOICE = "invoice"
+    CUSTOMER = "customer"
+    SETTINGS = "settings"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+class Event(StrEnum):
+    """Events API event types we subscribe to (each one is also a bot event in the manifest)."""
+
+    APP_HOME_OPENED = "app_home_opened"
+    APP_UNINSTALLED = "app_uninstalled"
+    TOKENS_REVOKED = "tokens_revoked"
+
+
+class Action(StrEnum):
+    """action_id of buttons, pickers and selects."""
+
+    CONNECT_XERO = "connect_xero"  # a link button: Slack still sends block_actions on click
+    CUSTOMER_PICK = "customer_pick"  # one of several close matches for /chaser customer
+
+
+class View(StrEnum):
+    """callback_id of modals."""
+
+    SETTINGS = "settings"
+
+
+class Block(StrEnum):
+    """block_id of input blocks whose values a view submission reads."""
+
+    SETTINGS_ORG = "settings_org"
+    SETTINGS_CHANNEL = "settings_channel"
+    SETTINGS_TIME = "settings_time"
+    SETTINGS_ADMINS = "settings_admins"
+    SETTINGS_MANAGERS = "settings_managers"
+    SETTINGS_MINIMUM = "settings_minimum"
+    SETTINGS_OPTIONS = "settings_options"
+
+
+class Field(StrEnum):
+    """action_id of inputs inside a modal (read as state.values[block][field])."""
+
+    VALUE = "value"

@@ -1,0 +1,56 @@
+"""The app over real HTTP: routing, usage replies, retries that never run twice, health."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.fixtures.slack import MEMBER, SlackWorld
+
+
+def test_chaser_alone_and_help_list_every_subcommand(slack_world: SlackWorld):
+    for text in ("", "help", "HELP"):
+        sent = slack_world.send.command(text, user=MEMBER)
+        assert sent.response.status_code == 200
+        body = sent.json()
+        assert body["response_type"] == "ephemeral"
+        listed = body["blocks"][1]["text"]["text"]
+        for word in ("connect", "status", "sync", "overdue", "invoice", "customer", "settings",
+                     "pause", "resume"):
+            assert f"`/chaser {word}" in listed
+
+
+def test_an_unknown_subcommand_gets_a_short_ephemeral_pointer_to_help(slack_world: SlackWorld):
+    body = slack_world.send.command("frobnicate now", user=MEMBER).json()
+    assert body == {"response_type": "ephemeral",
+                    "text": "`/chaser frobnicate` is not a command. Try `/chaser help`."}
+
+
+def test_help_with_arguments_gets_its_usage_line(slack_world: SlackWorld):
+    body = slack_world.send.command("help me", user=MEMBER).json()
+    assert body["text"] == "Usage: `/chaser help`"
+
+
+def test_a_retried_command_is_acknowledged_but_not_run_again(slack_world: SlackWorld):
+    first = slack_world.send.command("help", user=MEMBER)
+    retry = slack_world.send.command("help", user=MEMBER, payload=first.payload, retry_num=1)
+    assert "blocks" in first.json()
+    assert retry.response.status_code == 200
+    assert retry.response.text == ""
+
+
+def test_a_retried_event_runs_once(slack_world: SlackWorld):
+    send, fake = slack_world.send, slack_world.fake
+    first = send.event({"type": "app_home_opened", "user": MEMBER, "tab": "home"})
+    send.event({}, payload=first.payload, retry_num=1)
+    send.event({}, payload=first.payload, retry_num=2)
+    fake.wait_for_calls("views.publish")
+    other = send.event({"type": "app_home_opened", "user": MEMBER, "tab": "home"})
+    assert other.response.status_code == 200
+    fake.wait_for_calls("views.publish", 2)
+    assert len(fake.calls_to("views.publish")) == 2
+
+
+def test_healthz_reports_the_database(slack_world: SlackWorld):
+    answer = httpx.get(f"{slack_world.url}/healthz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "checks": {"database": "ok"}}
