@@ -294,7 +294,10 @@ class AlertService:
                 short_code=connection.short_code,
                 base_currency=connection.base_currency,
                 today=org_today(now, connection.timezone),
-                connected_on=org_today(connection.connected_at, connection.timezone),
+                # A payment's Date is a plain date, written where whoever recorded it was;
+                # a day's slack keeps a payment made on the day of connecting.
+                connected_on=org_today(connection.connected_at, connection.timezone)
+                - timedelta(days=1),
                 channel_id=settings.digest_channel_id,
                 payments_on=settings.alert_payments,
                 overdue_over=settings.alert_overdue_over,
