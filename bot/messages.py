@@ -306,6 +306,8 @@ AUDIT_SENTENCES = {
     "connection.disconnected": "disconnected Xero",
     "connection.needs_reconnect": "Xero needs reconnecting ({reason})",
     "connection.refused": "Xero organisation not connected ({reason})",
+    "permission.refused": "was refused: {capability}",
+    "settings.changed": "changed the settings: {fields}",
 }
 AUDIT_SCHEDULER = "chaser-bot"
 AUDIT_NOTHING = "No history recorded yet."
@@ -352,3 +354,38 @@ SLACK_UNEXPECTED = ("Something went wrong (reference {reference}). Please try ag
 SLACK_NOT_AVAILABLE_HERE = ("chaser-bot is not set up for this workspace yet: ask whoever runs "
                             "it to install it here.")
 SLACK_HOME_PLACEHOLDER = "chaser-bot chases unpaid Xero invoices. Try `/chaser status`."
+
+
+# Who may do what (bot/chasing/permissions.py) --------------------------------------------------
+
+NOT_ALLOWED = {
+    "connect": "Only admins can connect Xero: {who}.",
+    "disconnect": "Only admins can disconnect Xero: {who}.",
+    "change_settings": "Only admins can change chaser-bot's settings: {who}.",
+    "pause_all": "Only admins can pause or resume all chasing: {who}. Anyone can pause one "
+                 "customer with {cmd[pause customer <name>]}.",
+    "approve_escalations": "Only managers can approve escalated emails: {who}.",
+    "use_buttons": "For this organisation only admins can use these buttons: {who}.",
+}
+
+
+def who_can(user_ids: list[str], *, managers: bool = False) -> str:
+    """Who may do it instead: the named people (as Slack mentions) and the rule."""
+    people = ", ".join(f"<@{user}>" for user in user_ids[:5])
+    if managers:
+        return f"the managers named in settings ({people})"
+    rule = ("workspace admins and owners, whoever connected Xero, and people added as admins "
+            "in settings")
+    return f"{rule} ({people})" if people else rule
+
+
+# Pause, resume and dispute (bot/chasing/controls.py) -------------------------------------------
+
+ALL_CHASING = "all chasing"
+NOT_IN_CHASER = say("That is not in chaser-bot (any more); run {cmd[sync]} and try again.")
+
+
+def pause_until_past(until: str) -> Message:
+    """A pause that would end today or earlier."""
+    return say("{until} is not after today: give a later date, e.g. "
+               "{cmd[pause until YYYY-MM-DD]}.", until=until)
