@@ -389,3 +389,51 @@ def pause_until_past(until: str) -> Message:
     """A pause that would end today or earlier."""
     return say("{until} is not after today: give a later date, e.g. "
                "{cmd[pause until YYYY-MM-DD]}.", until=until)
+
+
+# Alerts from live Xero changes (a thread per customer in the digest channel) ----------------
+
+
+def alert_thread(customer: str, organisation: str | None) -> Message:
+    """The parent message a customer's alerts reply under."""
+    return say("*{customer}* · payments and overdue invoices{where}. Alerts are in the thread.",
+               customer=customer, where=f" ({organisation})" if organisation else "")
+
+
+def alert_thread_fallback(customer: str) -> Message:
+    return say("Alerts about {customer}", customer=customer)
+
+
+def days_after_due(days: int | None) -> str:
+    """How late a payment came, in words."""
+    if days is None:
+        return "no due date"
+    if days == 0:
+        return "on the due date"
+    if days < 0:
+        return f"{-days} day{'s' if days != -1 else ''} before the due date"
+    return f"{days} day{'s' if days != 1 else ''} after the due date"
+
+
+def payment_received(customer: str, amount: str, invoice: str, lateness: str,
+                     still_due: str | None) -> Message:
+    """A payment arrived on a chased invoice."""
+    rest = f" {still_due} is still due." if still_due else " It is now paid in full."
+    return say("Payment received: *{customer}* paid {amount} on invoice {invoice}, "
+               "{lateness}.{rest}", customer=customer, amount=amount, invoice=invoice,
+               lateness=lateness, rest=rest)
+
+
+def invoice_overdue(customer: str, amount: str, invoice: str, days: int,
+                    threshold: str) -> Message:
+    """An invoice above the alert amount became overdue."""
+    return say("Overdue: invoice {invoice} for *{customer}* ({amount} due) is {days} "
+               "day{s} past its due date (your alert amount is {threshold}).",
+               customer=customer, amount=amount, invoice=invoice, days=days,
+               s="" if days == 1 else "s", threshold=threshold)
+
+
+ALERT_VIEW_INVOICE = "View invoice in Xero"
+ALERT_VIEW_CONTACT = "View customer in Xero"
+ALERT_UNKNOWN_CUSTOMER = "A customer"
+ALERT_UNNUMBERED_INVOICE = "without a number"

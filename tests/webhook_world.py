@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from bot.chasing.ports import AlertPoster, RecordingNotifier
 from bot.chasing.sync import SyncService
@@ -25,36 +22,9 @@ from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.web import WEBHOOKS_PATH, create_web_app
 from storage import repositories
 from storage.db import session_scope
+from tests.fakes.servers import BackgroundServer
 
 WEBHOOK_KEY = "test-webhook-signing-key-0123456789abcdef"
-
-
-def listening_socket() -> socket.socket:
-    """A socket on a free 127.0.0.1 port, already listening: early callers wait in its queue."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
-
-
-@contextmanager
-def serve(app: Any, sock: socket.socket) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on `sock` in a thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the web app did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "it") -> Any:
@@ -116,11 +86,21 @@ def webhook_world(
     refresh_digest: Callable[[int], object] | None = None,
     ledger: Ledger | None = None,
     configure: Callable[[AppDeps, list[int]], None] | None = None,
+    settings: dict[str, object] | None = None,
 ) -> Iterator[WebhookWorld]:
-    """Everything running, synced once, the intent-to-receive handshake passed."""
+    """Everything running, synced once, the intent-to-receive handshake passed.
+
+    `configure(ctx, connection_ids)` runs after the first sync, before webhooks flow;
+    `settings` adds environment variables (e.g. Slack's) by name.
+    """
     book = ledger or build_ledger(seed=5, orgs=orgs, contacts=contacts, invoices=invoices)
-    sock = listening_socket()
-    bot_base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    holder: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await holder["app"](scope, receive, send)  # the real app, once it is built
+
+    web = BackgroundServer(app, name="chaser-web")  # bound now: its URL goes to the sandbox
+    bot_base = web.url
     sandbox = SandboxServer(
         SandboxConfig(auto_approve=True, limits=False, webhook_url=bot_base + WEBHOOKS_PATH,
                       webhook_key=WEBHOOK_KEY, webhook_retry_delays=(0.2, 0.5)),
@@ -135,6 +115,7 @@ def webhook_world(
             XERO_WEBHOOK_KEY=WEBHOOK_KEY,
             CHASER_DATA_DIR=str(data_dir),
             LOG_LEVEL="WARNING",
+            **(settings or {}),
         )
         ctx = build_context(settings, database_url=database_url, notifier=RecordingNotifier())
         result = connect_unattended(ctx)
@@ -149,15 +130,16 @@ def webhook_world(
         inbox, worker = build_webhooks(ctx, poster=poster, refresh_digest=refresh_digest,
                                        on_processed=reports.append)
         worker.start()
-        with serve(create_web_app(ctx, webhooks=inbox), sock) as bot_url:
-            world = WebhookWorld(sandbox, book, ctx, bot_url, inbox, worker, ids, reports)
-            # The sandbox's first handshake may have run before we served: ask for another.
-            if world.webhook_status()["status"] != "ok":
-                world.control("POST", "/webhooks/handshake")
-            wait_for(lambda: world.webhook_status()["status"] == "ok", what="the handshake")
-            yield world
+        holder["app"] = create_web_app(ctx, webhooks=inbox)
+        web.start()
+        world = WebhookWorld(sandbox, book, ctx, bot_base, inbox, worker, ids, reports)
+        # The sandbox's first handshake may have run before we served: ask for another.
+        if world.webhook_status()["status"] != "ok":
+            world.control("POST", "/webhooks/handshake")
+        wait_for(lambda: world.webhook_status()["status"] == "ok", what="the handshake")
+        yield world
     finally:
+        web.stop()
         if worker is not None:
             worker.stop()
         sandbox.stop()
-        sock.close()
