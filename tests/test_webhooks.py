@@ -16,7 +16,7 @@ from bot.sandbox.webhooks import sign
 from bot.web import WEBHOOKS_PATH
 from bot.xero.webhooks import expected_signature, signature_valid
 from storage.db import session_scope
-from storage.models import Contact, Invoice, XeroWebhookEvent
+from storage.models import ConnectionStatus, Contact, Invoice, XeroConnection, XeroWebhookEvent
 from tests.webhook_world import WEBHOOK_KEY, WebhookWorld, wait_for, webhook_world
 
 
@@ -217,3 +217,21 @@ def test_credit_note_events_are_recorded_and_left_to_the_next_sync(world: Webhoo
     assert answer.status_code == 200
     wait_for(lambda: world.processed_events() == 1, what="the credit note event")
     assert calls(world) == {}
+
+
+def test_organisation_disconnected_in_xero_is_marked_and_the_event_says_why(
+        world: WebhookWorld) -> None:
+    tenant = world.tenant_id()
+    world.control("POST", f"/tenants/{tenant}/revoke")
+
+    world.control("POST", f"/ledger/{tenant}/invoices", total=10)
+
+    def finished() -> str | None:
+        with session_scope(world.ctx.session_factory) as session:
+            row = session.scalars(select(XeroWebhookEvent)).first()
+            return row.error if row is not None and row.processed_at is not None else None
+
+    assert "Xero refused the connection" in wait_for(finished, what="the failed fetch")
+    with session_scope(world.ctx.session_factory) as session:
+        connection = session.get(XeroConnection, world.connection_id)
+        assert connection is not None and connection.status == ConnectionStatus.NEEDS_RECONNECT

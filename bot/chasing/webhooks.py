@@ -138,21 +138,26 @@ class WebhookProcessor:
         report.events = len(plan)
         if not plan:
             return report
-        done: list[int] = []
-        orphans = [event_id for event_id, tenant, _, _ in plan if tenant not in targets]
+        finished: dict[str | None, list[int]] = {
+            "no connected organisation for this tenant": [
+                event_id for event_id, tenant, _, _ in plan if tenant not in targets
+            ]
+        }
         for tenant_id, connection_ids in targets.items():
             mine = [p for p in plan if p[1] == tenant_id]
             invoice_ids = [p[3] for p in mine if p[2] == INVOICE]
             contact_ids = [p[3] for p in mine if p[2] == CONTACT]
-            retry = False
-            for connection_id in connection_ids:
-                retry |= self._one(report, connection_id, invoice_ids, contact_ids)
-            if not retry:  # a rate limit or outage leaves them for the sweep to try again
-                done += [p[0] for p in mine]
+            outcomes = [self._one(report, connection_id, invoice_ids, contact_ids)
+                        for connection_id in connection_ids]
+            if any(fetched is not None and fetched.retry_later for fetched in outcomes):
+                continue  # a rate limit or outage: left for the sweep to try again
+            errors = [f.reason for f in outcomes if f is not None and f.outcome != "ok"]
+            finished.setdefault("; ".join(e or "failed" for e in errors) or None, []).extend(
+                p[0] for p in mine
+            )
         with session_scope(self._factory) as session:
-            store.finish_webhook_events(session, done, now=self._clock())
-            store.finish_webhook_events(session, orphans, now=self._clock(),
-                                        error="no connected organisation for this tenant")
+            for error, ids in finished.items():
+                store.finish_webhook_events(session, ids, now=self._clock(), error=error)
         return report
 
     def _one(
@@ -161,16 +166,16 @@ class WebhookProcessor:
         connection_id: int,
         invoice_ids: list[str],
         contact_ids: list[str],
-    ) -> bool:
-        """One connection's fetch and follow-ups; True when it should be retried later."""
+    ) -> FetchedRecords | None:
+        """One connection's fetch and follow-ups (None when there was nothing to fetch)."""
         if not invoice_ids and not contact_ids:
-            return False  # only categories we leave to the next sync (credit notes…)
+            return None  # only categories we leave to the next sync (credit notes…)
         fetched = self._fetcher.fetch(
             connection_id, invoice_ids=invoice_ids, contact_ids=contact_ids
         )
         report.fetched.append(fetched)
         if fetched.outcome != "ok":
-            return fetched.retry_later
+            return fetched
         # Each follow-up is on its own: a Slack outage must not stop the other, nor mark the
         # fetch as failed (the records are stored; the next sync or digest shows them).
         if self._after_fetch is not None:
@@ -185,7 +190,7 @@ class WebhookProcessor:
             except Exception:
                 log.exception("digest refresh after a webhook failed for connection %s",
                               connection_id)
-        return False
+        return fetched
 
     def stale_event_ids(self) -> list[int]:
         """Events a stopped process left unprocessed."""
