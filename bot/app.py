@@ -35,6 +35,16 @@ LISTENER_MODULES = (
 LISTENER_THREADS = 32
 
 
+class _QuietTokenWarning(logging.Filter):
+    # Bolt reads SLACK_BOT_TOKEN itself and warns that the client's token wins; it is the
+    # same token (create_app hands it over inside the client), so the warning is noise.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
+
+
 class ChaserApp(App):
     """Bolt's App that also remembers the commands and events it listens to (for the manifest
     test) and owns its listener thread pool, so `close()` can drain in-flight work."""

@@ -437,3 +437,21 @@ ALERT_VIEW_INVOICE = "View invoice in Xero"
 ALERT_VIEW_CONTACT = "View customer in Xero"
 ALERT_UNKNOWN_CUSTOMER = "A customer"
 ALERT_UNNUMBERED_INVOICE = "without a number"
+
+
+# Connecting Xero from Slack -------------------------------------------------------------------
+
+
+def connected_dm(tenant_name: str, *, reconnected: bool) -> Message:
+    """The DM to whoever connected an organisation."""
+    if reconnected:
+        return say("{name} is reconnected to chaser-bot: chasing resumes. See {cmd[status]}.",
+                   name=tenant_name)
+    return say("{name} is connected to chaser-bot. Pick a digest channel and time with "
+               "{cmd[settings]}, then see {cmd[status]}.", name=tenant_name)
+
+
+def connect_refused_dm(tenant_name: str, reason: str, what_to_do: Message | str) -> Message:
+    """The DM when an organisation was not kept after consent."""
+    return say("{name} was not connected. {reason} {what}", name=tenant_name, reason=reason,
+               what=what_to_do)

@@ -130,7 +130,9 @@ def demo(
 @friendly
 def serve() -> None:
     """Run the Slack app (Socket Mode with SLACK_APP_TOKEN, HTTP otherwise)."""
-    not_yet("serve", "the Slack app (slash commands, digest, reminders)")
+    from bot.cli.serve import serve as run_serve
+
+    run_serve(settings_or_exit(), on_ready=lambda line: console.print(line))
 
 
 @app.command()

@@ -1,0 +1,242 @@
+"""`chaser serve`: the Slack app, one web server, the scheduler and the webhook worker, together.
+
+Socket Mode when SLACK_APP_TOKEN is set (no public URL), HTTP mode otherwise. One uvicorn
+server on PORT always serves /xero/callback, /xero/webhooks and /healthz, plus Slack's
+/slack/events (and /slack/install, /slack/oauth_redirect with OAuth) in HTTP mode. uvicorn
+owns SIGTERM/SIGINT: it stops accepting, finishes in-flight requests, then `Runtime.stop`
+drains acknowledged Slack work, the scheduler's running jobs and the webhook worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Protocol
+
+from slack_bolt.error import BoltError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from bot.app import ChaserApp
+    from bot.chasing.scheduler import JobHandler, JobKind
+    from bot.deps import AppDeps
+    from bot.slack_clients import SlackClients
+
+log = logging.getLogger(__name__)
+
+# Seconds uvicorn gives in-flight requests after SIGTERM before closing them.
+GRACEFUL_SECONDS = 20
+
+
+class Service(Protocol):
+    """Something `chaser serve` runs beside the web server: started, health-checked, drained."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None:
+        """Finish in-flight work and stop (called once, after the web server has stopped)."""
+        ...
+
+    def health(self) -> str | None:
+        """None when healthy, else a short reason for /healthz."""
+        ...
+
+
+@dataclass
+class SchedulerService:
+    """The chasing scheduler (bot/chasing/scheduler.py)."""
+
+    scheduler: object
+    name: str = "scheduler"
+
+    def start(self) -> None:
+        self.scheduler.start()  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        self.scheduler.stop(wait=True)  # type: ignore[attr-defined]
+
+    def health(self) -> str | None:
+        liveness = self.scheduler.liveness()  # type: ignore[attr-defined]
+        return None if liveness.alive else "not running" if not liveness.running else "stuck"
+
+
+@dataclass
+class SocketModeService:
+    """Slack's Socket Mode link (slack_bolt's built-in handler reconnects by itself)."""
+
+    app: ChaserApp
+    app_token: str
+    name: str = "socket_mode"
+    handler: object = None
+
+    def start(self) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        self.handler = SocketModeHandler(self.app, self.app_token)
+        try:
+            self.handler.connect()  # type: ignore[attr-defined]
+        except SlackApiError as exc:
+            raise ConfigError(_refused("SLACK_APP_TOKEN", exc)) from None
+
+    def stop(self) -> None:
+        if self.handler is not None:
+            self.handler.close()  # type: ignore[attr-defined]
+
+    def health(self) -> str | None:
+        client = getattr(self.handler, "client", None)
+        return None if client is not None and client.is_connected() else "disconnected"
+
+
+@dataclass
+class WorkerService:
+    """A background worker with start()/stop() (the Xero webhook worker)."""
+
+    worker: object
+    name: str = "webhooks"
+
+    def start(self) -> None:
+        self.worker.start()  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        self.worker.stop()  # type: ignore[attr-defined]
+
+    def health(self) -> str | None:
+        return None
+
+
+@dataclass
+class Runtime:
+    """Everything one `chaser serve` runs; built by `build_runtime`, run by `serve`."""
+
+    deps: AppDeps
+    clients: SlackClients
+    app: ChaserApp
+    web: object  # the Starlette app
+    services: list[Service] = field(default_factory=list)
+
+    def health_checks(self) -> dict[str, Callable[[], str | None]]:
+        return {service.name: service.health for service in self.services}
+
+    def start(self) -> None:
+        for service in self.services:
+            service.start()
+
+    def stop(self) -> None:
+        """Drain: acknowledged Slack work first, then each service, then the database pool."""
+        self.app.close(wait=True)
+        for service in reversed(self.services):
+            try:
+                service.stop()
+            except Exception:  # stopping the rest matters more than this one's error
+                log.exception("%s did not stop cleanly", service.name)
+        self.deps.session_factory.kw["bind"].dispose()
+
+
+def job_handlers(deps: AppDeps) -> dict[JobKind, JobHandler]:
+    """What each scheduled job runs, per organisation and local day.
+
+    Sync is wired here; the digest, forewarn and chase runs are added by their own modules
+    (replace the placeholders below with one line each)."""
+    from bot.chasing.scheduler import JobKind
+    from bot.chasing.sync import sync_all
+
+    def sync(connection_id: int, _day: date) -> str | None:
+        (report,) = sync_all(deps, connection_ids=[connection_id])
+        if report.outcome == "failed":
+            raise RuntimeError(report.reason or "sync failed")
+        return report.outcome
+
+    def not_wired(kind: str) -> JobHandler:
+        def run(connection_id: int, _day: date) -> str | None:
+            log.info("%s for connection %s is not wired into chaser serve yet", kind,
+                     connection_id)
+            return "skipped"
+
+        return run
+
+    return {
+        JobKind.SYNC: sync,
+        JobKind.DIGEST: not_wired("digest"),
+        JobKind.FOREWARN: not_wired("forewarn"),
+        JobKind.CHASE: not_wired("chase"),
+    }
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Check Slack's settings, wire the app and its services (nothing is started yet)."""
+    from bot.app import create_app
+    from bot.chasing.scheduler import build_scheduler
+    from bot.cli.support import migrated_context
+    from bot.slack_clients import SlackClients
+    from bot.slack_people import SlackConnectNotifier
+    from bot.web import create_web_app
+
+    settings.check_slack()
+    deps = migrated_context(settings)
+    clients = SlackClients.from_settings(settings, deps.session_factory, deps.box)
+    deps.notifier = SlackConnectNotifier(clients.for_team)
+    try:
+        if clients.bot_token:
+            # Slack's own verdict on the token, before anything depends on it.
+            WebClient(token=clients.bot_token, base_url=clients.base_url).auth_test()
+        clients.adopt_bot_token()
+        app = create_app(deps, clients)
+    except (BoltError, SlackApiError) as exc:
+        raise ConfigError(_refused("SLACK_BOT_TOKEN", exc)) from None
+    services: list[Service] = []
+    webhooks = None
+    if settings.xero_webhook_key is not None:
+        from bot.deps import build_webhooks
+
+        webhooks, worker = build_webhooks(deps)
+        services.append(WorkerService(worker))
+    services.append(SchedulerService(build_scheduler(deps.session_factory, job_handlers(deps))))
+    if settings.slack_socket_mode:
+        token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]
+        services.append(SocketModeService(app, token))
+    runtime = Runtime(deps, clients, app, web=None, services=services)
+    runtime.web = create_web_app(
+        deps, webhooks=webhooks, health_checks=runtime.health_checks(),
+        slack_app=None if settings.slack_socket_mode else app,
+    )
+    return runtime
+
+
+def serve(settings: Settings, *, host: str = "0.0.0.0",
+          on_ready: Callable[[str], None] | None = None) -> None:
+    """Run until SIGTERM or Ctrl-C, then drain and return (exit status 0)."""
+    import uvicorn
+
+    runtime = build_runtime(settings)
+    config = uvicorn.Config(runtime.web, host=host, port=settings.port, lifespan="off",
+                            access_log=False, log_level="warning", proxy_headers=True,
+                            timeout_graceful_shutdown=GRACEFUL_SECONDS)
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the signal it stopped for once it has shut down; a quiet handler lets
+    # that SIGTERM end `server.run()` here, so the drain below runs and the exit status is 0.
+    signal.signal(signal.SIGTERM, lambda *_: log.info("SIGTERM: draining"))
+    try:
+        runtime.start()
+        mode = "Socket Mode" if settings.slack_socket_mode else "HTTP mode"
+        if on_ready:
+            on_ready(f"chaser-bot serving in {mode} on port {settings.port}")
+        server.run()
+    finally:
+        runtime.stop()
+
+
+def _refused(variable: str, exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    code = response.get("error") if response is not None else None
+    if code is None:
+        code = str(exc).split("error:")[-1].strip(" '\"}") or "refused"
+    return (f"{variable} was refused by Slack ({code}): copy it again from your Slack app's "
+            "settings.")

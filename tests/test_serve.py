@@ -1,0 +1,152 @@
+"""`chaser serve` as a person runs it: a real process, HTTP or Socket Mode, health, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from storage.db import upgrade
+from tests.connect_helpers import free_port
+from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.slack_requests import SlackSender, command_payload
+from tests.fixtures.slack import MEMBER, SECRET_KEY
+
+
+def serve_env(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("XERO_", "SLACK_", "SMTP_"))}
+    clean.pop("DATABASE_URL", None)
+    database = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    upgrade(database)
+    return {**clean, "DATABASE_URL": database, "CHASER_DATA_DIR": str(tmp_path),
+            "CHASER_SECRET_KEY": SECRET_KEY, "SLACK_API_URL": fake.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "PORT": str(free_port()), "LOG_LEVEL": "WARNING", **extra}
+
+
+def run_once(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", "serve"], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=60)
+
+
+class Served:
+    """A `chaser serve` process; `stop()` sends SIGTERM and returns (exit code, output)."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.url = f"http://127.0.0.1:{env['PORT']}"
+        self.process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env,
+                                        cwd=cwd, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+
+    def wait_healthy(self, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(self.process.stdout.read())
+            try:
+                answer = httpx.get(f"{self.url}/healthz", timeout=2)
+                if answer.status_code == 200:
+                    return answer.json()
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("chaser serve never became healthy")
+
+    def stop(self) -> tuple[int, str]:
+        self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=60)
+        return self.process.returncode, output
+
+
+@pytest.fixture
+def served(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[callable]:
+    started: list[Served] = []
+
+    def start(**extra: str) -> Served:
+        process = Served(serve_env(fake_slack, tmp_path, **extra), tmp_path)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.process.poll() is None:
+            process.process.kill()
+            process.process.communicate()
+
+
+def test_http_mode_without_a_signing_secret_stops_with_one_line_naming_it(fake_slack, tmp_path):
+    env = serve_env(fake_slack, tmp_path)
+    del env["SLACK_SIGNING_SECRET"]
+    result = run_once(env, tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_SIGNING_SECRET is not set" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_malformed_app_token_stops_with_one_line_naming_it(fake_slack, tmp_path):
+    result = run_once(serve_env(fake_slack, tmp_path, SLACK_APP_TOKEN="xoxb-not-an-app-token"),
+                      tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN is invalid" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_bot_token_slack_refuses_stops_with_one_line_naming_it(fake_slack, tmp_path):
+    result = run_once(serve_env(fake_slack, tmp_path, SLACK_BOT_TOKEN="xoxb-revoked"), tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN was refused by Slack (invalid_auth)" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_an_app_token_slack_refuses_stops_with_one_line_naming_it(fake_slack, tmp_path):
+    result = run_once(serve_env(fake_slack, tmp_path, SLACK_APP_TOKEN="xapp-1-revoked"),
+                      tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN was refused by Slack (invalid_auth)" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_http_mode_serves_slack_and_health_then_exits_cleanly_on_sigterm(served, fake_slack):
+    process = served()
+    health = process.wait_healthy()
+    assert health == {"status": "ok", "checks": {"database": "ok", "scheduler": "ok"}}
+    sender = SlackSender(process.url, fake_slack)
+    assert "/chaser status" in sender.command("help", user=MEMBER).response.text
+    code, output = process.stop()
+    assert code == 0, output
+    assert "Traceback" not in output
+
+
+def test_socket_mode_answers_envelopes_survives_a_disconnect_and_exits_cleanly(
+    served, fake_slack
+):
+    process = served(SLACK_APP_TOKEN=APP_TOKEN)
+    health = process.wait_healthy()
+    assert health["checks"] == {"database": "ok", "scheduler": "ok", "socket_mode": "ok"}
+    # HTTP mode's request URL is not served in Socket Mode.
+    assert httpx.post(f"{process.url}/slack/events").status_code == 404
+    fake_slack.wait_for_sockets(1)
+
+    first = fake_slack.send_envelope("slash_commands",
+                                     command_payload(fake_slack, "help", user=MEMBER))
+    assert "/chaser status" in str(fake_slack.wait_for_ack(first)["payload"])
+
+    fake_slack.disconnect_sockets("refresh_requested")
+    fake_slack.wait_for_sockets(2)
+    again = fake_slack.send_envelope("slash_commands",
+                                     command_payload(fake_slack, "nonsense", user=MEMBER))
+    assert "is not a command" in str(fake_slack.wait_for_ack(again)["payload"])
+    assert len(fake_slack.calls_to("apps.connections.open", ok=True)) == 2
+
+    code, output = process.stop()
+    assert code == 0, output
+    assert "Traceback" not in output
