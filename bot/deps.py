@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.xero.auth import utc_now
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from bot.chasing.ports import AlertPoster, Notifier
+    from bot.chasing.reminders import ReminderSender
     from bot.chasing.webhooks import ProcessReport, WebhookInbox, WebhookWorker
     from bot.config import Settings
     from bot.secrets import SecretBox
@@ -118,3 +121,40 @@ def build_webhooks(
         on_recorded=worker.submit,
     )
     return inbox, worker
+
+
+def outbox_folder(settings: Settings) -> Path:
+    """Where emails go as .eml files when no SMTP_URL is set (and always for the demo)."""
+    return (settings.data_dir / "outbox").resolve()
+
+
+@contextmanager
+def reminder_sender(
+    ctx: AppDeps,
+    *,
+    actor: str = "scheduler",
+    link_calls: int | None = None,
+    outbox_only: bool = False,
+) -> Iterator[ReminderSender]:
+    """A ReminderSender on SMTP_URL (or the outbox), with Xero's online invoice links."""
+    from bot.chasing.links import DEFAULT_LINK_CALLS, XeroOnlineLinks
+    from bot.chasing.mailer import OutboxMailer, SmtpMailer
+    from bot.chasing.reminders import ReminderSender
+    from bot.chasing.tokens import open_client
+
+    settings = ctx.settings
+    mailer = (
+        SmtpMailer(settings.smtp_url)
+        if settings.smtp_url and not outbox_only
+        else OutboxMailer(outbox_folder(settings))
+    )
+    with XeroOnlineLinks(
+        session_factory=ctx.session_factory,
+        client_factory=lambda connection_id: open_client(ctx, connection_id),
+        clock=ctx.clock,
+        max_calls=DEFAULT_LINK_CALLS if link_calls is None else link_calls,
+    ) as links:
+        yield ReminderSender(
+            session_factory=ctx.session_factory, mailer=mailer, clock=ctx.clock, links=links,
+            from_address=settings.smtp_from, actor=actor,
+        )

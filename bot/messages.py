@@ -455,3 +455,18 @@ def connect_refused_dm(tenant_name: str, reason: str, what_to_do: Message | str)
     """The DM when an organisation was not kept after consent."""
     return say("{name} was not connected. {reason} {what}", name=tenant_name, reason=reason,
                what=what_to_do)
+
+
+UNCONFIRMED_HINT = say(
+    "the run stopped or the connection broke while the mail server had the email, so it may "
+    "have gone. Search your sent mail or the server's log for its Message-ID (in "
+    "{cmd[chase --dry-run]}'s activity), then record what you found with "
+    "{cmd[chase --resolve MESSAGE-ID --delivered]} or --not-delivered. It is never resent "
+    "on its own."
+)
+
+
+def nothing_unconfirmed(message_id: str) -> Message:
+    """--resolve named a Message-ID with no unconfirmed send."""
+    return say("No unconfirmed reminder has the Message-ID {message_id}; "
+               "{cmd[chase --dry-run]} lists them.", message_id=message_id)

@@ -237,7 +237,7 @@ def online_links(session: Session, invoice_ids: Iterable[int]) -> dict[int, str 
         statement = select(OnlineInvoiceLink.invoice_id, OnlineInvoiceLink.url).where(
             OnlineInvoiceLink.invoice_id.in_(ids[start : start + _IN_CHUNK])
         )
-        found.update(dict(session.execute(statement).tuples()))
+        found.update({invoice_id: url for invoice_id, url in session.execute(statement)})
     return found
 
 

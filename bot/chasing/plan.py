@@ -101,7 +101,9 @@ class PlannedEmail:
 
     @property
     def step_keys(self) -> list[str]:
-        return sorted({invoice.step_key for invoice in self.invoices})
+        """The steps this email stands for, earliest first ("before_due:7", "overdue:1")."""
+        keys = {invoice.step_key for invoice in self.invoices}
+        return sorted(keys, key=lambda key: (key.split(":")[0], int(key.split(":")[1])))
 
     @property
     def thread_parent(self) -> str | None:

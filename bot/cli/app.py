@@ -245,9 +245,130 @@ def digest() -> None:
 
 @app.command()
 @friendly
-def chase() -> None:
-    """Send the reminder emails that are due now."""
-    not_yet("chase", "reminder emails")
+def chase(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and why each skipped invoice is.")
+    ] = False,
+    now: Annotated[
+        bool, typer.Option("--now", help="Ignore the chase window, as Chaser's 'Chase now'.")
+    ] = False,
+    org: Annotated[
+        str | None, typer.Option("--org", help="Only this organisation (name or tenant id).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    resolve: Annotated[
+        str | None,
+        typer.Option("--resolve", metavar="MESSAGE-ID",
+                     help="Record what you found about an unconfirmed send."),
+    ] = None,
+    delivered: Annotated[
+        bool | None,
+        typer.Option("--delivered/--not-delivered",
+                     help="With --resolve: it reached the customer, or it did not."),
+    ] = None,
+) -> None:
+    """Sync, then send the reminder emails due now (inside the organisation's window)."""
+    from bot.cli.chase import resolve_unconfirmed, run_chase
+    from bot.cli.support import migrated_context
+
+    settings = settings_or_exit()
+    if resolve is not None:
+        if delivered is None:
+            raise CommandError("With --resolve, say --delivered or --not-delivered.")
+        resolve_unconfirmed(migrated_context(settings), console, resolve, delivered)
+        return
+    raise typer.Exit(run_chase(settings, console, org=org, dry_run=dry_run, now=now,
+                               json_output=json_output))
+
+
+schedule_app = typer.Typer(help="Chasing schedules and senders.", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
+OrgOption = Annotated[
+    str | None, typer.Option("--org", help="The organisation (name or tenant id).")
+]
+
+
+@schedule_app.command("show")
+@friendly
+def schedule_show(org: OrgOption = None) -> None:
+    """Show the organisation's schedules and their steps."""
+    from bot.cli.schedule import show
+
+    show(settings_or_exit(), console, org=org)
+
+
+@schedule_app.command("set")
+@friendly
+def schedule_set(
+    name: Annotated[
+        str | None, typer.Argument(help="Schedule name (default: the default schedule).")
+    ] = None,
+    before: Annotated[
+        list[str] | None,
+        typer.Option("--before", help="A step N days before due: DAYS[:flags]. Repeatable."),
+    ] = None,
+    overdue: Annotated[
+        list[str] | None,
+        typer.Option("--overdue", help="A step N days after due: DAYS[:flags] (flags: grouped, "
+                     "single, escalated, escalated-sender, escalated-recipients, approval, "
+                     "template=NAME). Repeatable."),
+    ] = None,
+    no_before: Annotated[bool, typer.Option("--no-before", help="No before-due steps.")] = False,
+    repeat_every: Annotated[
+        int | None, typer.Option(min=1, help="Repeat the last overdue step every N days.")
+    ] = None,
+    repeat_cap: Annotated[int | None, typer.Option(min=1, help="At most N repeats.")] = None,
+    no_repeat: Annotated[bool, typer.Option("--no-repeat", help="Do not repeat.")] = False,
+    thank_you: Annotated[
+        bool | None, typer.Option("--thank-you/--no-thank-you", help="Thank after payment.")
+    ] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Make this the organisation's default.")
+    ] = False,
+    org: OrgOption = None,
+) -> None:
+    """Create or change a schedule; parts not given stay as they are."""
+    from bot.chasing.schedules import ScheduleEdit
+    from bot.cli.schedule import set_schedule
+
+    edit = ScheduleEdit(
+        before_due=[] if no_before else before, overdue=overdue, thank_you=thank_you,
+        repeat_every_days=repeat_every, repeat_limit=repeat_cap, no_repeat=no_repeat,
+    )
+    set_schedule(settings_or_exit(), console, org=org, name=name, edit=edit,
+                 make_default=default)
+
+
+@schedule_app.command("assign")
+@friendly
+def schedule_assign(
+    customer: Annotated[str, typer.Argument(help="The customer's name as in Xero.")],
+    schedule: Annotated[
+        str | None, typer.Argument(help="Schedule name (none: back to the default).")
+    ] = None,
+    org: OrgOption = None,
+) -> None:
+    """Chase one customer on another schedule."""
+    from bot.cli.schedule import assign
+
+    assign(settings_or_exit(), console, org=org, customer=customer, schedule_name=schedule)
+
+
+@schedule_app.command("sender")
+@friendly
+def schedule_sender(
+    name: Annotated[str | None, typer.Option(help="The name reminders come from.")] = None,
+    email: Annotated[str | None, typer.Option(help="Where replies go (Reply-To).")] = None,
+    escalated: Annotated[
+        bool, typer.Option("--escalated", help="Set the escalated sender instead.")
+    ] = False,
+    org: OrgOption = None,
+) -> None:
+    """Set who reminders come from (normal or escalated sender)."""
+    from bot.cli.schedule import set_sender
+
+    set_sender(settings_or_exit(), console, org=org, name=name, email=email,
+               escalated=escalated)
 
 
 def main() -> None:

@@ -19,7 +19,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.chasing.overdue import Receivable, ReceivablesSummary, org_today, summarize
+from bot.chasing.plan import ChasePlan
 from bot.chasing.timezones import org_zone
+from bot.cli.chase import plan_as_dict, print_plan
 from bot.cli.support import CommandError, redact_url
 from bot.config import Settings
 from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
@@ -206,6 +208,65 @@ def write_back_examples(ctx: AppDeps, connection_id: int) -> list[dict[str, Any]
     return examples
 
 
+# Chasing ----------------------------------------------------------------------------------
+
+# Online invoice links fetched per organisation: the demo's sandbox keeps Xero's 60 calls a
+# minute, and a few links are enough to show them in the emails.
+DEMO_LINK_CALLS = 5
+DEMO_ROWS_SHOWN = 8
+
+
+@dataclass
+class DemoChase:
+    plan: ChasePlan
+    zone: str | None
+    figures: dict[str, Any]
+
+
+def demo_chase(ctx: AppDeps) -> list[DemoChase]:
+    """Each organisation's chase plan, sent at once ("Chase now") to the outbox folder.
+
+    The demo never emails anyone: whatever SMTP_URL says, its emails become .eml files.
+    """
+    from bot.chasing.plan import plan_chase
+    from bot.deps import reminder_sender
+    from storage import repositories
+    from storage.db import session_scope
+    from storage.settings import organisation_settings, update_organisation_settings
+
+    with session_scope(ctx.session_factory) as session:
+        connections = [(c.id, c.tenant_name or c.tenant_id, c.timezone)
+                       for c in repositories.list_connections(session)]
+        for connection_id, name, _zone in connections:
+            if organisation_settings(session, connection_id).sender_email is None:
+                slug = "".join(ch for ch in name.lower() if ch.isalnum()) or "accounts"
+                update_organisation_settings(
+                    session, connection_id, by=DEMO_ACTOR, sender_name=f"{name} accounts",
+                    sender_email=f"accounts@{slug}.example",
+                )
+    chases = []
+    with reminder_sender(ctx, actor=DEMO_ACTOR, link_calls=DEMO_LINK_CALLS,
+                         outbox_only=True) as sender:
+        for connection_id, _name, zone in connections:
+            plan = plan_chase(ctx.session_factory, connection_id, ctx.clock(),
+                              ignore_window=True)
+            result = sender.run(plan)
+            figures = {**plan_as_dict(plan), "sent": result.emails_sent,
+                       "invoices_sent": result.invoices_sent, "stopped": result.stopped}
+            chases.append(DemoChase(plan, zone, figures))
+    return chases
+
+
+def _narrate_chase(console: Console, chases: list[DemoChase], outbox: Path) -> None:
+    for chase in chases:
+        console.print()
+        print_plan(console, chase.plan, chase.zone, limit=DEMO_ROWS_SHOWN)
+    sent = sum(chase.figures["sent"] for chase in chases)
+    console.print()
+    console.print(f"Chase now: wrote {sent} reminder email(s) to {outbox} (.eml files; open "
+                  "one in a mail app). Nobody was emailed: the demo always uses the outbox.")
+
+
 # The demo itself ------------------------------------------------------------------------
 
 
@@ -220,7 +281,7 @@ def run_demo(
     from bot.chasing.ports import RecordingNotifier
     from bot.chasing.sync import sync_all
     from bot.cli.sync import summed_figures
-    from bot.deps import build_context
+    from bot.deps import build_context, outbox_folder
 
     url = fresh_database(settings.data_dir)
     sandbox_url = settings.xero_base_url
@@ -241,6 +302,7 @@ def run_demo(
                 raise DemoError(f"sync failed for {failed[0].tenant_name}: {failed[0].reason}")
             summaries = receivables_summaries(ctx)
             write_back = write_back_examples(ctx, summaries[0].connection_id) if summaries else []
+            chases = demo_chase(ctx)
     except httpx.HTTPError as exc:
         raise DemoError(f"could not reach the sandbox at {sandbox_url}: {exc}") from exc
 
@@ -253,12 +315,15 @@ def run_demo(
             {"name": s.name, "timezone": s.timezone, **s.summary.as_dict()} for s in summaries
         ],
         "write_back": write_back,
+        "chase": [chase.figures for chase in chases],
+        "outbox": str(outbox_folder(ctx.settings)),
     }
     if json_output:
         # print(), not console.print_json: nothing may wrap or colour machine output.
         print(json.dumps(figures))
     else:
         _narrate(console, figures, summaries, write_back)
+        _narrate_chase(console, chases, outbox_folder(ctx.settings))
     return figures
 
 

@@ -1,0 +1,175 @@
+"""`chaser chase`, `chaser schedule` and the demo's chase, end to end: the sandbox, the CLI,
+a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from bot.chasing.timezones import org_zone
+from bot.cli.app import app
+from storage.db import session_scope
+from storage.models import Contact, Reminder, ReminderState, XeroConnection
+from storage.settings import update_organisation_settings
+
+
+def env_for(world, database_url, tmp_path, **extra):
+    settings = world.ctx.settings
+    return {
+        "DATABASE_URL": database_url, "CHASER_DATA_DIR": str(tmp_path),
+        "XERO_BASE_URL": settings.xero_base_url, "XERO_CLIENT_ID": "chaser-sandbox",
+        "XERO_CLIENT_SECRET": "chaser-sandbox-secret", "LOG_LEVEL": "WARNING", **extra,
+    }
+
+
+def cli(env, *args):
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def open_window_now(world, *, hours_from_now: int = -1) -> None:
+    """Every day a chase day, the chase time an hour ago (open) or later (closed)."""
+    with session_scope(world.ctx.session_factory) as session:
+        zone = org_zone(session.get(XeroConnection, world.connection_id).timezone)
+        start = datetime.now(zone) + timedelta(hours=hours_from_now)
+        if start.date() != datetime.now(zone).date():  # keep the window inside today
+            start = datetime.now(zone).replace(hour=0, minute=0)
+        update_organisation_settings(
+            session, world.connection_id, by="test", chase_days="1,2,3,4,5,6,7",
+            chase_time=f"{start:%H:%M}", skip_public_holidays=False,
+        )
+
+
+def ledger_count(world, state: ReminderState | None = None) -> int:
+    with session_scope(world.ctx.session_factory) as session:
+        statement = select(func.count()).select_from(Reminder)
+        if state is not None:
+            statement = statement.where(Reminder.state == state)
+        return int(session.scalar(statement) or 0)
+
+
+def test_dry_run_prints_the_plan_and_why_each_skipped_invoice_is_and_sends_nothing(
+    make_world, migrated_db, tmp_path
+):
+    world = make_world(contacts=8, invoices=60)
+    env = env_for(world, migrated_db, tmp_path)
+    assert cli(env, "sync").exit_code == 0
+    result = cli(env, "chase", "--dry-run", "--now")
+    assert result.exit_code == 0, result.output
+    assert "Emails (" in result.stdout and "Not chased (" in result.stdout
+    figures = json.loads(cli(env, "chase", "--dry-run", "--now", "--json").stdout)
+    plan = figures[0]
+    assert plan["emails"] and all(email["to"] for email in plan["emails"])
+    for skipped in plan["skipped"]:
+        assert skipped["reason"]
+    assert ledger_count(world) == 0 and not (tmp_path / "outbox").exists()
+
+
+def test_chase_now_syncs_then_sends_once_over_smtp_and_a_rerun_sends_nothing(
+    make_world, migrated_db, tmp_path, smtp_server
+):
+    world = make_world(contacts=8, invoices=60)
+    server = smtp_server()
+    env = env_for(world, migrated_db, tmp_path, SMTP_URL=server.url)
+    sender = cli(env, "schedule", "sender", "--name", "Sam", "--email", "sam@books.example")
+    assert sender.exit_code == 0, sender.output
+    calls_before = world.calls()
+    first = cli(env, "chase", "--now", "--json")
+    assert first.exit_code == 0, first.output
+    assert world.calls() > calls_before  # a sync ran before chasing
+    run = json.loads(first.stdout)[0]
+    assert run["sent"] == len(run["emails"]) > 0
+    assert len(server.received) == run["sent"]
+    assert ledger_count(world, ReminderState.SENT) == sum(len(e["invoices"])
+                                                          for e in run["emails"])
+    again = json.loads(cli(env, "chase", "--now", "--json").stdout)[0]
+    assert again["sent"] == 0 and len(server.received) == run["sent"]
+    message = server.received[0].message
+    assert str(message["Reply-To"]) == "sam@books.example"
+    # The sandbox serves Xero's online invoice links; the email carries them.
+    assert "https://" in message.get_body(("plain",)).get_content()
+
+
+def test_chase_sends_only_inside_the_window(make_world, migrated_db, tmp_path, smtp_server):
+    world = make_world(contacts=6, invoices=40)
+    server = smtp_server()
+    env = env_for(world, migrated_db, tmp_path, SMTP_URL=server.url,
+                  SMTP_FROM="chaser@books.example")
+    open_window_now(world, hours_from_now=2)
+    closed = cli(env, "chase")
+    assert closed.exit_code == 0, closed.output
+    assert "outside the chase window" in closed.stdout and server.received == []
+    open_window_now(world, hours_from_now=-1)
+    opened = cli(env, "chase")
+    assert opened.exit_code == 0, opened.output
+    assert "sent" in opened.stdout and len(server.received) > 0
+
+
+def test_without_smtp_the_emails_are_eml_files_in_the_outbox(make_world, migrated_db,
+                                                             tmp_path):
+    world = make_world(contacts=6, invoices=40)
+    env = env_for(world, migrated_db, tmp_path, SMTP_FROM="chaser@books.example")
+    result = cli(env, "chase", "--now", "--json")
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.stdout)[0]
+    assert run["destination"] == f"the folder {(tmp_path / 'outbox').resolve()}"
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == run["sent"] > 0
+
+
+def test_schedule_show_set_and_assign(make_world, migrated_db, tmp_path):
+    world = make_world(contacts=4, invoices=10)
+    env = env_for(world, migrated_db, tmp_path)
+    assert cli(env, "sync").exit_code == 0
+    shown = cli(env, "schedule", "show")
+    assert shown.exit_code == 0, shown.output
+    assert "Default (default)" in shown.stdout and "7 days before due" in shown.stdout
+    assert "every 7 days, at most 8 times" in shown.stdout
+    made = cli(env, "schedule", "set", "Firm", "--no-before", "--overdue", "1",
+               "--overdue", "21:escalated,approval,template=final_notice", "--repeat-every",
+               "14", "--repeat-cap", "2", "--no-thank-you")
+    assert made.exit_code == 0, made.output
+    assert "21 days after due — final_notice, grouped, escalated sender, escalated " \
+           "recipients, needs approval" in " ".join(made.stdout.split())
+    with session_scope(world.ctx.session_factory) as session:
+        customer = session.scalars(select(Contact.name).where(
+            Contact.connection_id == world.connection_id).order_by(Contact.id)).first()
+    assigned = cli(env, "schedule", "assign", customer, "firm")
+    assert assigned.exit_code == 0, assigned.output
+    assert "Firm schedule" in assigned.stdout
+    bad = cli(env, "schedule", "set", "--overdue", "soon")
+    assert bad.exit_code == 1 and "Traceback" not in bad.output and "DAYS" in bad.output
+
+
+def test_an_unconfirmed_send_is_resolved_by_a_person(make_world, migrated_db, tmp_path):
+    world = make_world(contacts=4, invoices=20)
+    env = env_for(world, migrated_db, tmp_path, SMTP_FROM="chaser@books.example")
+    assert cli(env, "chase", "--now").exit_code == 0
+    with session_scope(world.ctx.session_factory) as session:
+        row = session.scalars(select(Reminder)).first()
+        row.state, message_id = ReminderState.UNCONFIRMED, row.message_id
+    missing = cli(env, "chase", "--resolve", "<nope@x>", "--not-delivered")
+    assert missing.exit_code == 1 and "No unconfirmed reminder" in missing.output
+    resolved = cli(env, "chase", "--resolve", message_id, "--not-delivered")
+    assert resolved.exit_code == 0, resolved.output
+    assert ledger_count(world, ReminderState.UNCONFIRMED) == 0
+    assert ledger_count(world, ReminderState.FAILED) >= 1
+
+
+def test_demo_shows_the_plan_and_writes_its_emails_to_the_outbox(tmp_path):
+    result = CliRunner().invoke(
+        app, ["demo", "--json", "--contacts", "6", "--invoices", "40"],
+        env={"CHASER_DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING", "XERO_BASE_URL": "",
+             "SMTP_URL": "smtp://127.0.0.1:9?starttls=off"},  # ignored: the demo never emails
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    sent = sum(org["sent"] for org in figures["chase"])
+    assert sent > 0 and figures["outbox"] == str((tmp_path / "outbox").resolve())
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == sent
+    text = CliRunner().invoke(app, ["demo", "--contacts", "6", "--invoices", "40"],
+                              env={"CHASER_DATA_DIR": str(tmp_path / "again"),
+                                   "LOG_LEVEL": "WARNING", "XERO_BASE_URL": ""})
+    assert text.exit_code == 0, text.output
+    assert "Chase now: wrote" in text.stdout and "outbox" in text.stdout
