@@ -45,6 +45,10 @@ class Action(StrEnum):
 
     CONNECT_XERO = "connect_xero"  # a link button: Slack still sends block_actions on click
     CUSTOMER_PICK = "customer_pick"  # one of several close matches for /chaser customer
+    ESCALATION_APPROVE = "escalation_approve"
+    ESCALATION_DECLINE = "escalation_decline"
+    ESCALATION_SNOOZE = "escalation_snooze"  # a static_select: the option's value says how long
+    FOREWARN_SKIP = "forewarn_skip"
 
 
 class View(StrEnum):
@@ -63,6 +67,8 @@ class Block(StrEnum):
     SETTINGS_MANAGERS = "settings_managers"
     SETTINGS_MINIMUM = "settings_minimum"
     SETTINGS_OPTIONS = "settings_options"
+    ESCALATION_ACTIONS = "escalation_actions"
+    ESCALATION_DECISION = "escalation_decision"
 
 
 class Field(StrEnum):

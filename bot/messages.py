@@ -470,3 +470,72 @@ def nothing_unconfirmed(message_id: str) -> Message:
     """--resolve named a Message-ID with no unconfirmed send."""
     return say("No unconfirmed reminder has the Message-ID {message_id}; "
                "{cmd[chase --dry-run]} lists them.", message_id=message_id)
+# Escalation approval cards (bot/blocks/escalation.py) and their answers ----------------------
+
+ESCALATION_HEADER = "Escalation to approve: {customer}"
+ESCALATION_SUMMARY = (
+    "*{organisation}* would send an escalated reminder to *{customer}* about {count} "
+    "{invoice_word} totalling *{total}* ({step})."
+)
+ESCALATION_INVOICE_LINE = "• {number}: {amount_due}, due {due_date} ({days_overdue} days overdue)"
+ESCALATION_MORE_INVOICES = "…and {count} more"
+ESCALATION_HISTORY = "*History*"
+ESCALATION_NO_HISTORY = "No reminders sent yet."
+ESCALATION_EMAIL = "*The email that would go*\nFrom: {sender}\nTo: {recipients}\nSubject: {subject}"
+ESCALATION_NO_EMAIL = "The email cannot be shown: nothing is left to send."
+ESCALATION_APPROVE = "Approve and send"
+ESCALATION_DECLINE = "Decline"
+ESCALATION_SNOOZE = "Snooze…"
+ESCALATION_SNOOZE_CHOICES = {4: "4 hours", 24: "1 day", 72: "3 days", 168: "1 week"}
+ESCALATION_CONFIRM_TITLE = "Are you sure?"
+ESCALATION_CONFIRM_APPROVE = "Send the escalated email to {recipients} now?"
+ESCALATION_CONFIRM_DECLINE = "Stop chasing these invoices? You can resume them later."
+ESCALATION_CONFIRM_YES = "Yes"
+ESCALATION_CONFIRM_NO = "Cancel"
+ESCALATION_FALLBACK = "Escalation to approve: {customer}, {total}"
+ESCALATION_DECIDED = {
+    "approved": ":white_check_mark: Approved by {who} on {when}: sending the email…",
+    "sent": ":white_check_mark: Approved by {who} on {when}: email sent.",
+    "send_failed": ":warning: Approved by {who} on {when}, but the email did not go: {outcome}",
+    "declined": ":no_entry_sign: Declined by {who} on {when}: chasing these invoices stopped.",
+    "snoozed": ":alarm_clock: Snoozed by {who} on {when}: you'll be asked again on {until}.",
+    "withdrawn": ":heavy_minus_sign: No longer needed ({outcome}).",
+}
+ESCALATION_NOT_MANAGER = say(
+    "Only chaser-bot's managers can approve, decline or snooze escalations. Ask an admin to "
+    "add you with {cmd[settings]}."
+)
+ESCALATION_ALREADY_DECIDED = "This escalation was already handled: {state}."
+ESCALATION_STEPS = {"overdue": "{days} days overdue", "before_due": "due in {days} days",
+                    "paid": "a thank-you"}
+ESCALATION_DECLINED_REASON = "escalation declined by a manager"
+ESCALATION_SENT_TO = "sent to {to}"
+ESCALATION_SENT_LATER = "sent by a later chase run"
+ESCALATION_SEND_FAILED = "the mail server refused it; the next chase run tries again"
+
+
+def escalation_nothing_to_send(reasons: list[str]) -> str:
+    """Why an approved escalation had nothing left to send (skip reason labels)."""
+    return "nothing left to send" + (f" ({', '.join(reasons)})" if reasons else "")
+ESCALATION_UNKNOWN = "This escalation no longer exists."
+
+
+# The forewarn: tomorrow's chase plan in Slack (bot/blocks/forewarn.py) -----------------------
+
+FOREWARN_HEADER = "Tomorrow's chase: {organisation}"
+FOREWARN_SUMMARY = (
+    "{emails} {email_word} to {customers} {customer_word} for *{total}*, going out {send_at}. "
+    "Skip anyone who should not hear from us tomorrow."
+)
+FOREWARN_NOTHING = "Nothing to send {send_at}: no reminders are due."
+FOREWARN_CUSTOMER = "*{name}*: {emails} {email_word}, {invoices} {invoice_word}, {total}\nTo: {to}"
+FOREWARN_NEEDS_APPROVAL = " · needs a manager's approval"
+FOREWARN_SKIPPED = ":fast_forward: Skipped by {who}: not chased tomorrow."
+FOREWARN_SKIP = "Skip"
+FOREWARN_MORE = "…and {count} more customers: run {command} for the whole plan."
+FOREWARN_FALLBACK = "Tomorrow's chase for {organisation}: {emails} emails for {total}"
+FOREWARN_SKIP_DONE = "{customer} won't be chased on {run_date}."
+FOREWARN_SKIP_TOO_LATE = "Tomorrow's chase for this plan has already run, so nothing was skipped."
+FOREWARN_SKIP_NOT_ALLOWED = say(
+    "Only chaser-bot's admins can skip customers here. Ask an admin, or see {cmd[settings]}."
+)

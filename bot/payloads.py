@@ -39,8 +39,23 @@ class DisputeForm(msgspec.Struct, frozen=True, tag="d1", tag_field="v"):
     ts: str | None = None  # its ts
 
 
-Payload = InvoiceRef | PageRef | DisputeForm
-T = TypeVar("T", InvoiceRef, PageRef, DisputeForm)
+class EscalationRef(msgspec.Struct, frozen=True, tag="e1", tag_field="v", omit_defaults=True):
+    """An escalation approval card's Approve / Decline buttons and Snooze choices."""
+
+    r: int  # approval request id
+    h: int | None = None  # snooze for this many hours (the Snooze menu's options)
+
+
+class SkipRef(msgspec.Struct, frozen=True, tag="s1", tag_field="v"):
+    """A forewarn's Skip button: one customer of one organisation, for the run of one date."""
+
+    c: int  # connection id
+    k: int  # contact id
+    d: str  # the chase run's date, ISO 8601
+
+
+Payload = InvoiceRef | PageRef | DisputeForm | EscalationRef | SkipRef
+T = TypeVar("T", InvoiceRef, PageRef, DisputeForm, EscalationRef, SkipRef)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Payload)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,18 +72,20 @@ def latest_audit(
     connection_id: int | None = None,
     invoice_id: int | None = None,
     contact_id: int | None = None,
+    invoice_ids: Sequence[int] = (),
     actions: tuple[str, ...] | None = None,
     limit: int = 10,
 ) -> list[AuditEntry]:
     """The newest entries first, optionally only some actions, of:
-    - an invoice: entries naming it, plus (with `contact_id`) its customer's entries that name
-      no invoice, such as a customer pause;
+    - an invoice (or any of `invoice_ids`): entries naming it, plus (with `contact_id`) its
+      customer's entries that name no invoice, such as a customer pause;
     - a customer (`contact_id` alone): every entry naming it;
     - a whole connection."""
     statement = select(AuditEntry)
     about = []
-    if invoice_id is not None:
-        about.append(AuditSubject.invoice_id == invoice_id)
+    invoices = [*invoice_ids, *([invoice_id] if invoice_id is not None else [])]
+    if invoices:
+        about.append(AuditSubject.invoice_id.in_(invoices))
         if contact_id is not None:
             other = aliased(AuditSubject)
             names_invoices = (

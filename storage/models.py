@@ -706,6 +706,8 @@ class ApprovalRequest(Base):
     # a no-op.
     request_key: Mapped[str] = mapped_column(String(255))
     invoice_ids: Mapped[list[Any]]
+    # [invoice_id, step_key] pairs: the reminders-ledger rows this request holds.
+    invoice_steps: Mapped[list[Any]]
     amount: Mapped[Decimal]
     currency_code: Mapped[str | None] = mapped_column(String(3))
     status: Mapped[ApprovalStatus] = mapped_column(_enum(ApprovalStatus))
@@ -714,6 +716,9 @@ class ApprovalRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[dt.datetime | None]
     outcome_detail: Mapped[str | None] = mapped_column(Text)
+    # The email as the card showed it (sender, recipients, subject, body): once held, the plan
+    # no longer lists it, and a snoozed card asked again must show the same email.
+    preview: Mapped[dict[str, Any] | None]
 
     cards: Mapped[list[ApprovalCard]] = relationship(
         back_populates="request", cascade="all, delete-orphan", passive_deletes=True,

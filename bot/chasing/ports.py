@@ -8,9 +8,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from email.message import EmailMessage
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bot.messages import TERMINAL, Message
+
+if TYPE_CHECKING:
+    from bot.chasing.escalation_view import EscalationView
+    from bot.chasing.forewarn_view import ForewarnView
 
 log = logging.getLogger(__name__)
 
@@ -211,3 +215,28 @@ class OnlineInvoiceLinks(Protocol):
     """Xero's customer-facing link for an invoice, or None when it cannot be had now."""
 
     def url(self, connection_id: int, invoice_id: int, xero_invoice_id: str) -> str | None: ...
+# Slack cards: escalation approvals and the forewarn --------------------------------------
+
+
+@dataclass(frozen=True)
+class CardRef:
+    """Where one posted card lives, so it can be updated in place."""
+
+    channel_id: str
+    ts: str
+
+
+class SlackCards(Protocol):
+    """How chasing shows approval cards and forewarns; the Slack layer renders and posts them.
+
+    `destination` is a channel id or a user id (a DM); `team_id` picks the workspace's token.
+    """
+
+    def post_escalation(self, team_id: str, destination: str, view: EscalationView
+                        ) -> CardRef: ...
+
+    def update_escalation(self, team_id: str, card: CardRef, view: EscalationView) -> None: ...
+
+    def post_forewarn(self, team_id: str, channel_id: str, view: ForewarnView) -> CardRef: ...
+
+    def update_forewarn(self, team_id: str, card: CardRef, view: ForewarnView) -> None: ...

@@ -261,6 +261,10 @@ class ReminderSender:
         result.invoices_sent += len(email.invoices)
         result.message_ids.append(message_id)
 
+    def preview(self, plan: ChasePlan, email: PlannedEmail) -> Rendered:
+        """The email as it would be rendered now, without online links (those need Xero)."""
+        return self._render(plan, email, {})
+
     def _render(
         self, plan: ChasePlan, email: PlannedEmail, links: dict[int, str | None]
     ) -> Rendered:

@@ -412,6 +412,8 @@ class FakeSlack:
             return channel
         if channel.startswith(("U", "W")) and channel in ws.users:
             return "D" + channel[1:]  # posting to a user id opens their DM with the app
+        if channel.startswith("D") and any(user[1:] == channel[1:] for user in ws.users):
+            return channel  # a DM channel id (as chat.postMessage to a user id answered)
         raise SlackApiError("channel_not_found")
 
     def _message_checks(self, args: dict[str, Any], *, require_content: bool = True) -> None:

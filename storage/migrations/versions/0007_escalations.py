@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("step_key", sa.String(64), nullable=False),
         sa.Column("request_key", sa.String(255), nullable=False),
         sa.Column("invoice_ids", JSON, nullable=False),
+        sa.Column("invoice_steps", JSON, nullable=False),
         sa.Column("amount", MONEY, nullable=False),
         sa.Column("currency_code", sa.String(3), nullable=True),
         sa.Column("status", sa.String(32), nullable=False),
@@ -55,6 +56,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(64), nullable=True),
         sa.Column("decided_at", UTC_DATETIME, nullable=True),
         sa.Column("outcome_detail", sa.Text(), nullable=True),
+        sa.Column("preview", JSON, nullable=True),
         sa.ForeignKeyConstraint(
             ["connection_id"], ["xero_connections.id"],
             name=op.f("fk_approval_requests_connection_id_xero_connections"),
