@@ -176,26 +176,26 @@ def finish(
 
 def mark_stale_claims_unconfirmed(
     session: Session, connection_id: int, claimed_before: datetime, *, now: datetime
-) -> list[Reminder]:
+) -> list[LedgerRow]:
     """Claims still `sending` since before `claimed_before`: their run died mid-send.
 
     They become `unconfirmed` (never resent on their own) and are returned for the audit.
+    One UPDATE ... RETURNING, so the transaction writes first (SQLite then waits its turn
+    instead of failing to upgrade a read).
     """
-    stale = list(
-        session.scalars(
-            select(Reminder).where(
-                Reminder.connection_id == connection_id,
-                Reminder.state == ReminderState.SENDING,
-                Reminder.claimed_at < claimed_before,
-            )
+    rows = session.execute(
+        update(Reminder)
+        .where(
+            Reminder.connection_id == connection_id,
+            Reminder.state == ReminderState.SENDING,
+            Reminder.claimed_at < claimed_before,
         )
-    )
-    for row in stale:
-        row.state = ReminderState.UNCONFIRMED
-        row.updated_at = now
-        row.last_error = "the run stopped before the mail server's answer was recorded"
-    session.flush()
-    return stale
+        .values(state=ReminderState.UNCONFIRMED, updated_at=now,
+                last_error="the run stopped before the mail server's answer was recorded")
+        .returning(Reminder.invoice_id, Reminder.step_key, Reminder.state, Reminder.attempts,
+                   Reminder.message_id, Reminder.claimed_at, Reminder.sent_at)
+    ).all()
+    return [LedgerRow(*row) for row in rows]
 
 
 def reminders_by_state(

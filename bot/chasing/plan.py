@@ -28,7 +28,7 @@ from bot.chasing.timezones import org_zone
 from bot.chasing.window import ChaseWindow, parse_chase_days, parse_chase_time
 from storage import reminders as ledger
 from storage import schedules as schedule_rows
-from storage.db import session_scope
+from storage.db import SQLITE_BEGIN_IMMEDIATE, session_scope
 from storage.models import (
     ConnectionStatus,
     Contact,
@@ -408,9 +408,29 @@ def build_plan(session: Session, connection_id: int, now: datetime, *,
     return plan
 
 
+def ensure_chase_defaults(session_factory: sessionmaker[Session], connection_id: int,
+                          now: datetime) -> None:
+    """Create the organisation's settings row and default schedule, once, before planning.
+
+    In a transaction of its own that takes the write lock first (BEGIN IMMEDIATE on SQLite):
+    two planners creating them at once inside a read transaction would fail on SQLite.
+    """
+    with session_scope(session_factory) as session:
+        if schedule_rows.list_schedules(session, connection_id) and session.get(
+            OrganisationSettings, connection_id
+        ):
+            return
+    with session_scope(session_factory) as session:
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={SQLITE_BEGIN_IMMEDIATE: True})
+        organisation_settings(session, connection_id)
+        schedules(session, connection_id, now=now)
+
+
 def plan_chase(session_factory: sessionmaker[Session], connection_id: int, now: datetime, *,
                ignore_window: bool = False) -> ChasePlan:
     """The plan for one organisation at the next send time (`now` with ignore_window)."""
+    ensure_chase_defaults(session_factory, connection_id, now)
     with session_scope(session_factory) as session:
         return build_plan(session, connection_id, now, ignore_window=ignore_window)
 

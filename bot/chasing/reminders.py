@@ -162,7 +162,8 @@ class ReminderSender:
                     session, action="reminder_unconfirmed", actor=self._actor, at=now,
                     workspace_id=plan.workspace_id, connection_id=plan.connection_id,
                     detail={"invoice_id": row.invoice_id, "step": row.step_key,
-                            "message_id": row.message_id, "reason": row.last_error},
+                            "message_id": row.message_id,
+                            "reason": "the run stopped before the send was recorded"},
                 )
         result.unconfirmed += len(stale)
 
