@@ -150,3 +150,19 @@ def test_socket_mode_answers_envelopes_survives_a_disconnect_and_exits_cleanly(
     code, output = process.stop()
     assert code == 0, output
     assert "Traceback" not in output
+
+
+def test_serve_with_a_webhook_key_answers_xeros_intent_to_receive(served):
+    from bot.xero.webhooks import expected_signature
+
+    process = served(XERO_WEBHOOK_KEY="serve-test-webhook-key")
+    process.wait_healthy()
+    body = b'{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"ABCDEFGHIJ"}'
+    signed = httpx.post(f"{process.url}/xero/webhooks", content=body, timeout=10, headers={
+        "x-xero-signature": expected_signature(body, "serve-test-webhook-key")})
+    forged = httpx.post(f"{process.url}/xero/webhooks", content=body, timeout=10, headers={
+        "x-xero-signature": expected_signature(body, "someone-else")})
+    assert (signed.status_code, signed.content) == (200, b"")
+    assert forged.status_code == 401
+    code, output = process.stop()
+    assert code == 0, output

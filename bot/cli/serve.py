@@ -24,6 +24,7 @@ from bot.config import ConfigError, Settings
 
 if TYPE_CHECKING:
     from bot.app import ChaserApp
+    from bot.chasing.alerts import AlertService
     from bot.chasing.scheduler import JobHandler, JobKind
     from bot.deps import AppDeps
     from bot.slack_clients import SlackClients
@@ -140,10 +141,13 @@ class Runtime:
         self.deps.session_factory.kw["bind"].dispose()
 
 
-def job_handlers(deps: AppDeps) -> dict[JobKind, JobHandler]:
+def job_handlers(
+    deps: AppDeps, *, alerts: AlertService | None = None
+) -> dict[JobKind, JobHandler]:
     """What each scheduled job runs, per organisation and local day.
 
-    Sync is wired here; the digest, forewarn and chase runs are added by their own modules
+    Sync is wired here (then the large-overdue alerts: falling overdue is a change of date no
+    webhook reports); the digest, forewarn and chase runs are added by their own modules
     (replace the placeholders below with one line each)."""
     from bot.chasing.scheduler import JobKind
     from bot.chasing.sync import sync_all
@@ -152,6 +156,8 @@ def job_handlers(deps: AppDeps) -> dict[JobKind, JobHandler]:
         (report,) = sync_all(deps, connection_ids=[connection_id])
         if report.outcome == "failed":
             raise RuntimeError(report.reason or "sync failed")
+        if alerts is not None:
+            alerts.announce_overdue(connection_id)
         return report.outcome
 
     def not_wired(kind: str) -> JobHandler:
@@ -173,8 +179,10 @@ def job_handlers(deps: AppDeps) -> dict[JobKind, JobHandler]:
 def build_runtime(settings: Settings) -> Runtime:
     """Check Slack's settings, wire the app and its services (nothing is started yet)."""
     from bot.app import create_app
+    from bot.chasing.alerts import AlertService
     from bot.chasing.scheduler import build_scheduler
     from bot.cli.support import migrated_context
+    from bot.slack_alerts import SlackAlertPoster
     from bot.slack_clients import SlackClients
     from bot.slack_people import SlackConnectNotifier
     from bot.web import create_web_app
@@ -192,13 +200,16 @@ def build_runtime(settings: Settings) -> Runtime:
     except (BoltError, SlackApiError) as exc:
         raise ConfigError(_refused("SLACK_BOT_TOKEN", exc)) from None
     services: list[Service] = []
+    poster = SlackAlertPoster(clients.for_team)
+    alerts = AlertService(session_factory=deps.session_factory, clock=deps.clock, poster=poster)
     webhooks = None
     if settings.xero_webhook_key is not None:
         from bot.deps import build_webhooks
 
-        webhooks, worker = build_webhooks(deps)
+        webhooks, worker = build_webhooks(deps, poster=poster)
         services.append(WorkerService(worker))
-    services.append(SchedulerService(build_scheduler(deps.session_factory, job_handlers(deps))))
+    services.append(SchedulerService(build_scheduler(deps.session_factory,
+                                                     job_handlers(deps, alerts=alerts))))
     if settings.slack_socket_mode:
         token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]
         services.append(SocketModeService(app, token))
