@@ -44,7 +44,9 @@ class Action(StrEnum):
     """action_id of buttons, pickers and selects."""
 
     CONNECT_XERO = "connect_xero"  # a link button: Slack still sends block_actions on click
-    CUSTOMER_PICK = "customer_pick"  # one of several close matches for /chaser customer
+    CUSTOMER_PICK = "customer_pick"  # one of several close matches (":<id>" keeps ids unique)
+    LOOKUP_VIEW_IN_XERO = "lookup_view_in_xero"  # link buttons in /chaser replies
+    LOOKUP_EDIT_CONTACT = "lookup_edit_contact"
     ESCALATION_APPROVE = "escalation_approve"
     ESCALATION_DECLINE = "escalation_decline"
     ESCALATION_SNOOZE = "escalation_snooze"  # a static_select: the option's value says how long

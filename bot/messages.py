@@ -539,3 +539,90 @@ FOREWARN_SKIP_TOO_LATE = "Tomorrow's chase for this plan has already run, so not
 FOREWARN_SKIP_NOT_ALLOWED = say(
     "Only chaser-bot's admins can skip customers here. Ask an admin, or see {cmd[settings]}."
 )
+
+
+# /chaser look-ups and organisations ------------------------------------------------------------
+
+
+def which_organisation(names: list[str]) -> Message:
+    """Several organisations fit: name one."""
+    return say("Which organisation? Add its name: {names}.", names=", ".join(names))
+
+
+def no_such_organisation(asked: str, names: list[str]) -> Message:
+    return say("No connected organisation is called “{asked}”. Connected: {names}.",
+               asked=asked, names=", ".join(names))
+
+
+def invoice_not_found(number: str) -> Message:
+    return say("No invoice {number} in chaser-bot. Check the number, or run {cmd[sync]} if "
+               "it is new in Xero.", number=number)
+
+
+def customer_not_found(name: str) -> Message:
+    return say("No customer matches “{name}”. Check the spelling, or run {cmd[sync]} if "
+               "they are new in Xero.", name=name)
+
+
+EXPECTED_KEPT_IN_XERO = "kept in Xero"
+EXPECTED_KEPT_LOCALLY = "kept in chaser-bot only: {reason}"
+EXPECTED_REFUSED = "Xero would not accept it"
+OVERDUE_NONE = "Nothing is overdue. 🎉"
+OVERDUE_NONE_FOR = "Nothing of {customer}'s is overdue."
+OVERDUE_HEADING = "{count} overdue invoices, {total}"
+OVERDUE_HEADING_FOR = "{customer}: {count} overdue invoices, {total}"
+OVERDUE_MORE = "Showing the {shown} most overdue of {count}."
+CUSTOMER_CHOOSE = "Several customers match “{asked}”. Which one?"
+VIEW_IN_XERO = "View in Xero"
+EDIT_IN_XERO = "Edit contact in Xero"
+CONNECT_BUTTON = "Connect Xero"
+CONNECT_PROMPT = ("Connect a Xero organisation: the button opens Xero's consent page (the link "
+                  "works once, for 10 minutes). You'll get a DM when it is done.")
+XERO_NOT_CONFIGURED = ("Xero is not set up for this chaser-bot yet: whoever runs it must set "
+                       "XERO_CLIENT_ID and XERO_CLIENT_SECRET.")
+STATUS_NONE = say("No Xero organisation is connected yet. Run {cmd[connect]}.")
+SYNCING = "Syncing with Xero…"
+DISCONNECTING = "Disconnecting {name}…"
+DISCONNECTED_DONE = "{name} is disconnected from chaser-bot; its history is kept."
+SYNC_DONE = "{name}: synced {contacts} contacts and {invoices} invoices in {seconds} s."
+SYNC_NOT_DONE = "{name}: not synced — {reason}"
+
+
+# /chaser settings (the modal) ------------------------------------------------------------------
+
+SETTINGS_TITLE = "chaser-bot settings"
+SETTINGS_SAVE = "Save"
+SETTINGS_CANCEL = "Cancel"
+SETTINGS_CHANNEL_LABEL = "Digest channel"
+SETTINGS_TIME_LABEL = "Digest time"
+SETTINGS_TIME_HINT = "The organisation's local time ({zone})."
+SETTINGS_ADMINS_LABEL = "Admins"
+SETTINGS_ADMINS_HINT = ("Besides workspace admins and whoever connected Xero: they connect, "
+                        "disconnect, change settings and pause all chasing.")
+SETTINGS_MANAGERS_LABEL = "Managers"
+SETTINGS_MANAGERS_HINT = "They approve escalated emails (admins do when nobody is named)."
+SETTINGS_MINIMUM_LABEL = "Minimum amount to chase ({currency})"
+SETTINGS_OPTIONS_LABEL = "Chasing"
+SETTINGS_WAIT_LABEL = "Don't chase before the expected payment date"
+SETTINGS_BUTTONS_LABEL = "Only admins may use the digest's buttons"
+SETTINGS_TIME_MISSING = "Pick a time for the digest."
+SETTINGS_MINIMUM_BAD = "Enter an amount of 0 or more, e.g. 50 or 49.95."
+SETTINGS_SAVED = "Settings saved for {name}."
+
+
+def customers_ambiguous(asked: str, names: list[str]) -> Message:
+    """Several customers fit a pause or resume: say which, in full."""
+    return say("Several customers match “{asked}”: {names}. Use the full name in quotes, e.g. "
+               "{cmd[pause customer \"Full Name\"]}.", asked=asked, names="; ".join(names))
+
+
+def control_outcome(subject: str, organisation: str, paused: bool, until: str | None,
+                    changed: bool) -> str:
+    """One line after pause/resume: what is now paused or chased, in which organisation."""
+    what = subject if subject != ALL_CHASING else "Chasing"
+    if not changed:
+        state = "was already paused" if paused else "was not paused"
+        return f"{what} ({organisation}) {state}."
+    if paused:
+        return f"{what} ({organisation}) is paused" + (f" until {until}." if until else ".")
+    return f"{what} ({organisation}) is chased again."

@@ -54,8 +54,21 @@ class SkipRef(msgspec.Struct, frozen=True, tag="s1", tag_field="v"):
     d: str  # the chase run's date, ISO 8601
 
 
-Payload = InvoiceRef | PageRef | DisputeForm | EscalationRef | SkipRef
-T = TypeVar("T", InvoiceRef, PageRef, DisputeForm, EscalationRef, SkipRef)
+class ContactRef(msgspec.Struct, frozen=True, tag="k1", tag_field="v"):
+    """One customer (a /chaser customer choice button)."""
+
+    k: int  # local contact id
+
+
+class SettingsForm(msgspec.Struct, frozen=True, tag="g1", tag_field="v"):
+    """The settings modal's private_metadata: which organisation it edits."""
+
+    c: int  # connection id
+
+
+Payload = InvoiceRef | PageRef | DisputeForm | EscalationRef | SkipRef | ContactRef | SettingsForm
+T = TypeVar("T", InvoiceRef, PageRef, DisputeForm, EscalationRef, SkipRef, ContactRef,
+            SettingsForm)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Payload)

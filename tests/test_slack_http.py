@@ -54,3 +54,29 @@ def test_healthz_reports_the_database(slack_world: SlackWorld):
     answer = httpx.get(f"{slack_world.url}/healthz")
     assert answer.status_code == 200
     assert answer.json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+def test_an_error_just_after_the_ack_keeps_the_200_and_reaches_the_person(
+    slack_world: SlackWorld,
+):
+    # Bolt resets an acknowledgement when a listener raises right after acking; every such
+    # error must go through the funnel instead (no Xero is connected here, so each fails).
+    for _ in range(5):
+        sent = slack_world.send.command("customer acme", user=MEMBER)
+        assert sent.response.status_code == 200
+        (post,) = slack_world.fake.wait_for_hook(sent.response_url)
+        assert post["text"] == "No Xero organisation is connected: run `/chaser connect` first."
+        assert post["response_type"] == "ephemeral"
+
+
+def test_an_unexpected_error_shows_a_reference_not_a_traceback(slack_world: SlackWorld):
+    factory = slack_world.deps.session_factory
+    engine = factory.kw["bind"]
+    factory.configure(bind=None)  # every database call now fails, from the first middleware on
+    try:
+        sent = slack_world.send.command("status", user=MEMBER)
+    finally:
+        factory.configure(bind=engine)
+    assert sent.response.status_code == 200
+    assert sent.json()["response_type"] == "ephemeral"
+    assert sent.json()["text"].startswith("Something went wrong (reference ")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bot import messages
 from bot.blocks.help import help_blocks
 from bot.errors import UserFacingError
+from bot.handlers import errors
 from bot.ids import Command, Subcommand
 
 if TYPE_CHECKING:
@@ -80,22 +81,28 @@ def _help(_call: Call, _args: None, ack: Ack, _respond: Respond, _client: WebCli
         response_type="ephemeral")
 
 
-# Modules with `routes(deps) -> list[Route]`, one line each (imported late: they import us).
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+# Modules with `routes(app, deps) -> list[Route]`, one line each (imported late: they import
+# this module for Route and Call).
+SUBCOMMAND_MODULES = (
+    "bot.handlers.organisations",  # connect, disconnect, status, sync
+    "bot.handlers.lookups",  # overdue, invoice, customer
+    "bot.handlers.settings",  # settings (the modal)
+    "bot.handlers.pausing",  # pause, resume
+)
 
 
-def _routes(deps: AppDeps) -> list[Route]:
+def _routes(app: App, deps: AppDeps) -> list[Route]:
     import importlib
 
     routes = [Route(Subcommand.HELP, no_arguments, _help)]
     for name in SUBCOMMAND_MODULES:
-        routes.extend(importlib.import_module(name).routes(deps))
+        routes.extend(importlib.import_module(name).routes(app, deps))
     return routes
 
 
 def register(app: App, deps: AppDeps) -> None:
     """Listen to /chaser and route each subcommand."""
-    table = {route.name.value: route for route in _routes(deps)}
+    table = {route.name.value: route for route in _routes(app, deps)}
 
     def chaser(ack: Ack, body: dict[str, Any], context: Any, respond: Respond,
                client: WebClient) -> None:
@@ -117,6 +124,11 @@ def register(app: App, deps: AppDeps) -> None:
             words=tuple(words[1:]), response_url=body.get("response_url"),
             trigger_id=body.get("trigger_id"),
         )
-        route.run(call, args, ack, respond, client)
+        try:
+            route.run(call, args, ack, respond, client)
+        except Exception as error:
+            if ack.response is None:
+                raise  # not acknowledged yet: the @app.error funnel answers in the ack
+            errors.report(error, body, client)
 
     app.command(Command.CHASER)(chaser)

@@ -52,6 +52,16 @@ def tell(text: str, body: dict[str, Any], client: WebClient | None) -> None:
         log.warning("Could not tell %s about an error: %s", user, exc)
 
 
+def report(error: Exception, body: dict[str, Any], client: WebClient | None) -> None:
+    """The funnel for errors raised after `ack()`: catch them in the listener and call this.
+
+    Bolt's thread runner resets an already-sent acknowledgement when a listener raises soon
+    after acking (slack_bolt/listener/thread_runner.py sets ack.response = None), so an error
+    that escapes a listener can turn its 200 into a 404. Errors before the ack may escape: the
+    @app.error handler below answers them in the acknowledgement itself."""
+    tell(person_text(error), body, client)
+
+
 def register(app: App, deps: AppDeps) -> None:
     """Register the app's one @app.error handler (listeners and middleware both end here)."""
 

@@ -1,0 +1,137 @@
+"""The /chaser settings modal: current settings in, a Slack view out (and values read back)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot import messages
+from bot.ids import Block, Field, View
+from bot.payloads import SettingsForm, encode
+
+WAIT_FOR_EXPECTED = "wait_for_expected_date"
+BUTTONS_ADMINS_ONLY = "buttons_admins_only"
+
+
+@dataclass(frozen=True)
+class SettingsValues:
+    """What the modal edits for one organisation (admins and managers are the workspace's)."""
+
+    connection_id: int
+    organisation: str
+    digest_channel_id: str | None
+    digest_time: str  # "HH:MM" in the organisation's timezone
+    timezone: str
+    admins: list[str]
+    managers: list[str]
+    minimum_chase_amount: Decimal
+    currency: str
+    wait_for_expected_date: bool
+    buttons_admins_only: bool
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def _input(block: Block, label: str, element: dict[str, Any], *, optional: bool = False,
+           hint: str | None = None) -> dict[str, Any]:
+    found = {"type": "input", "block_id": block, "label": _plain(label),
+             "element": {**element, "action_id": Field.VALUE}, "optional": optional}
+    if hint:
+        found["hint"] = _plain(hint)
+    return found
+
+
+def settings_modal(values: SettingsValues) -> dict[str, Any]:
+    """The modal, filled with the current values."""
+    channel: dict[str, Any] = {"type": "conversations_select",
+                               "filter": {"include": ["public", "private"],
+                                          "exclude_bot_users": True}}
+    if values.digest_channel_id:
+        channel["initial_conversation"] = values.digest_channel_id
+    checks = [
+        {"text": _plain(messages.SETTINGS_WAIT_LABEL), "value": WAIT_FOR_EXPECTED},
+        {"text": _plain(messages.SETTINGS_BUTTONS_LABEL), "value": BUTTONS_ADMINS_ONLY},
+    ]
+    chosen = [option for option, on in zip(
+        checks, (values.wait_for_expected_date, values.buttons_admins_only), strict=True) if on]
+    options: dict[str, Any] = {"type": "checkboxes", "options": checks}
+    if chosen:
+        options["initial_options"] = chosen
+    return {
+        "type": "modal",
+        "callback_id": View.SETTINGS,
+        "private_metadata": encode(SettingsForm(c=values.connection_id)),
+        "title": _plain(messages.SETTINGS_TITLE),
+        "submit": _plain(messages.SETTINGS_SAVE),
+        "close": _plain(messages.SETTINGS_CANCEL),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{values.organisation}*"}},
+            _input(Block.SETTINGS_CHANNEL, messages.SETTINGS_CHANNEL_LABEL, channel,
+                   optional=True),
+            _input(Block.SETTINGS_TIME, messages.SETTINGS_TIME_LABEL,
+                   {"type": "timepicker", "initial_time": values.digest_time},
+                   hint=messages.SETTINGS_TIME_HINT.format(zone=values.timezone)),
+            _input(Block.SETTINGS_ADMINS, messages.SETTINGS_ADMINS_LABEL,
+                   {"type": "multi_users_select", "initial_users": values.admins},
+                   optional=True, hint=messages.SETTINGS_ADMINS_HINT),
+            _input(Block.SETTINGS_MANAGERS, messages.SETTINGS_MANAGERS_LABEL,
+                   {"type": "multi_users_select", "initial_users": values.managers},
+                   optional=True, hint=messages.SETTINGS_MANAGERS_HINT),
+            _input(Block.SETTINGS_MINIMUM,
+                   messages.SETTINGS_MINIMUM_LABEL.format(currency=values.currency),
+                   {"type": "number_input", "is_decimal_allowed": True, "min_value": "0",
+                    "initial_value": str(values.minimum_chase_amount)}),
+            _input(Block.SETTINGS_OPTIONS, messages.SETTINGS_OPTIONS_LABEL, options,
+                   optional=True),
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """What a submitted modal asks for, checked; `errors` maps block ids to a message."""
+
+    connection_id: int
+    digest_channel_id: str | None
+    digest_time: str | None
+    admins: list[str]
+    managers: list[str]
+    minimum_chase_amount: Decimal | None
+    wait_for_expected_date: bool
+    buttons_admins_only: bool
+    errors: dict[str, str]
+
+
+def read_submission(connection_id: int, state: dict[str, Any]) -> SettingsChange:
+    """The submitted values (view.state.values), with a message for each one that is wrong."""
+
+    def value(block: Block) -> dict[str, Any]:
+        return (state.get(block) or {}).get(Field.VALUE) or {}
+
+    errors: dict[str, str] = {}
+    time = value(Block.SETTINGS_TIME).get("selected_time")
+    if not time:
+        errors[Block.SETTINGS_TIME] = messages.SETTINGS_TIME_MISSING
+    raw = (value(Block.SETTINGS_MINIMUM).get("value") or "0").strip()
+    try:
+        minimum: Decimal | None = Decimal(raw.replace(",", ""))
+        if not minimum.is_finite() or minimum < 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        minimum = None
+        errors[Block.SETTINGS_MINIMUM] = messages.SETTINGS_MINIMUM_BAD
+    chosen = {o.get("value") for o in value(Block.SETTINGS_OPTIONS).get("selected_options") or []}
+    return SettingsChange(
+        connection_id=connection_id,
+        digest_channel_id=value(Block.SETTINGS_CHANNEL).get("selected_conversation"),
+        digest_time=time,
+        admins=list(value(Block.SETTINGS_ADMINS).get("selected_users") or []),
+        managers=list(value(Block.SETTINGS_MANAGERS).get("selected_users") or []),
+        minimum_chase_amount=minimum,
+        wait_for_expected_date=WAIT_FOR_EXPECTED in chosen,
+        buttons_admins_only=BUTTONS_ADMINS_ONLY in chosen,
+        errors=errors,
+    )

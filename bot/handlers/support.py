@@ -1,0 +1,52 @@
+"""What Slack handlers share: the chasing services (built once per app) and who is acting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.chasing.connections import ConnectService
+from bot.chasing.controls import ChasingControls
+from bot.chasing.permissions import Actor, Permissions
+from bot.slack_people import SlackDirectory
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+    from bot.deps import AppDeps
+
+
+@dataclass(frozen=True)
+class Services:
+    """The chasing services Slack listeners call (the digest's buttons use `controls` too)."""
+
+    permissions: Permissions
+    controls: ChasingControls
+    connect: ConnectService
+
+
+def services(app: App, deps: AppDeps) -> Services:
+    """The app's one set of services (so caches such as users.info's are shared)."""
+    found = getattr(app, "chasing_services", None)
+    if found is None:
+        clients = app.clients  # type: ignore[attr-defined]
+        permissions = Permissions(deps.session_factory, SlackDirectory(clients.for_team),
+                                  deps.clock)
+        found = Services(permissions=permissions,
+                         controls=ChasingControls(deps.session_factory, permissions, deps.clock),
+                         connect=ConnectService(deps))
+        app.chasing_services = found  # type: ignore[attr-defined]
+    return found
+
+
+def actor_of(body: dict[str, Any], context: Any) -> Actor:
+    """Who sent a Slack request (slash command or interaction), in which workspace."""
+    user = body.get("user_id") or (body.get("user") or {}).get("id") or ""
+    team = (context.get("team_id") or body.get("team_id")
+            or (body.get("team") or {}).get("id") or "")
+    return Actor(user_id=user, team_id=team, workspace_id=context.get("workspace_id"))
+
+
+def call_actor(call: Any) -> Actor:
+    """Who typed a /chaser command (a chaser_command.Call)."""
+    return Actor(user_id=call.user_id, team_id=call.team_id, workspace_id=call.workspace_id)

@@ -1,0 +1,289 @@
+"""/chaser subcommands end to end: signed HTTP in, the fake Slack and a sandbox Xero behind.
+
+Every answer that may touch Xero arrives after the acknowledgement (on the response_url);
+look-ups read the local store only (the sandbox's call count does not move).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.chasing.sync import sync_all
+from storage.db import session_scope
+from storage.models import AuditEntry, Contact, Invoice, XeroConnection
+from storage.settings import organisation_settings
+from tests.connect_helpers import approve
+from tests.fakes.slack_api import DEFAULT_TEAM
+from tests.fixtures.sandbox import FINANCE
+from tests.fixtures.slack import ADMIN, MEMBER, SlackWorld
+
+
+@pytest.fixture
+def world(make_slack_world, sandbox) -> SlackWorld:
+    """chaser-bot with one workspace whose admin connected the sandbox's organisations."""
+    world = make_slack_world(xero=sandbox)
+    service_url = world.app.chasing_services.connect.start(DEFAULT_TEAM, ADMIN, login_hint=FINANCE)
+    state, code = approve(service_url)
+    world.app.chasing_services.connect.complete(state, code)
+    sync_all(world.deps)
+    world.sandbox = sandbox
+    return world
+
+
+def sandbox_calls(world) -> int:
+    return int(httpx.get(f"{world.sandbox.url}/_sandbox/stats").json()["calls_total"])
+
+
+def ask(world: SlackWorld, text: str, user: str = MEMBER, count: int = 1) -> list[dict]:
+    """Send /chaser <text>; the posts on its response_url once there are `count`."""
+    sent = world.send.command(text, user=user)
+    assert sent.response.status_code == 200
+    return world.fake.wait_for_hook(sent.response_url, count)
+
+
+def blocks_text(post: dict) -> str:
+    return str(post.get("blocks")) + post.get("text", "")
+
+
+def an_overdue_invoice(world: SlackWorld) -> Invoice:
+    with session_scope(world.deps.session_factory) as session:
+        row = session.scalars(select(Invoice).where(
+            Invoice.status == "AUTHORISED", Invoice.amount_due > 0,
+            Invoice.due_date < datetime.now(UTC).date() - timedelta(days=2),
+            Invoice.type == "ACCREC").order_by(Invoice.id)).first()
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def test_the_connect_dm_reached_the_admin(world: SlackWorld):
+    dms = [c for c in world.fake.calls_to("chat.postMessage") if c.args["channel"] == ADMIN]
+    assert dms and "is connected to chaser-bot" in dms[0].args["text"]
+
+
+def test_status_lists_each_organisation_connection_sync_digest_and_chasing(world: SlackWorld):
+    (post,) = ask(world, "status")
+    text = blocks_text(post)
+    assert post["response_type"] == "ephemeral"
+    assert "connected" in text and "*Last sync:*" in text and "— ok" in text
+    assert "not scheduled" in text  # no digest channel picked yet
+    assert "*Chasing:* on" in text
+
+
+def test_sync_says_syncing_at_once_then_replaces_it_with_counts(world: SlackWorld):
+    before = sandbox_calls(world)
+    sent = world.send.command("sync", user=MEMBER)
+    assert sent.json() == {"text": "Syncing with Xero…", "response_type": "ephemeral"}
+    (result,) = world.fake.wait_for_hook(sent.response_url)
+    assert result["replace_original"] is True
+    assert "synced" in result["text"] and "contacts" in result["text"]
+    assert sandbox_calls(world) > before
+
+
+def test_sync_of_an_unknown_organisation_says_which_exist(world: SlackWorld):
+    (post,) = ask(world, "sync Nonexistent Org")
+    assert "No connected organisation is called “Nonexistent Org”" in post["text"]
+
+
+def test_overdue_lists_the_most_overdue_with_totals_without_calling_xero(world: SlackWorld):
+    before = sandbox_calls(world)
+    (post,) = ask(world, "overdue")
+    text = blocks_text(post)
+    assert "overdue invoices" in text and "days overdue" in text
+    assert sandbox_calls(world) == before
+
+
+def test_invoice_shows_amounts_dates_expected_date_history_and_a_xero_link(world: SlackWorld):
+    invoice = an_overdue_invoice(world)
+    (post,) = ask(world, f"invoice {invoice.invoice_number.lower()}")
+    text = blocks_text(post)
+    assert f"Invoice {invoice.invoice_number}" in text
+    assert "days overdue" in text and "*Amount due:*" in text
+    assert "*Expected payment:*" in text and "Latest history" in text
+    link = post["blocks"][-1]["elements"][0]["url"]
+    assert link.startswith("https://go.xero.com/organisationlogin/default.aspx?shortcode=")
+    assert invoice.xero_invoice_id in link
+
+
+def test_invoice_without_a_number_gets_its_usage_line(world: SlackWorld):
+    assert world.send.command("invoice", user=MEMBER).json()["text"] == \
+        "Usage: `/chaser invoice <number>`"
+
+
+def test_an_unknown_invoice_number_says_so(world: SlackWorld):
+    (post,) = ask(world, "invoice NOPE-404")
+    assert post["text"].startswith("No invoice NOPE-404 in chaser-bot.")
+
+
+def test_customer_shows_emails_open_invoices_and_totals(world: SlackWorld):
+    invoice = an_overdue_invoice(world)
+    with session_scope(world.deps.session_factory) as session:
+        name = session.get(Contact, invoice.contact_id).name
+    (post,) = ask(world, f'customer "{name}"')
+    text = blocks_text(post)
+    assert name in text and "*Emails:*" in text and "*Open:*" in text
+    assert invoice.invoice_number in text
+
+
+def test_an_ambiguous_customer_offers_close_matches_and_a_click_shows_one(world: SlackWorld):
+    with session_scope(world.deps.session_factory) as session:
+        names = sorted(n for n in session.scalars(select(Contact.name)) if n)
+    common = names[0][:1]  # a letter several names contain
+    (post,) = ask(world, f"customer {common}")
+    assert "Which one?" in blocks_text(post)
+    button = post["blocks"][1]["elements"][0]
+    from tests.fakes.slack_requests import block_actions_payload
+
+    click = block_actions_payload(world.fake, {"action_id": button["action_id"],
+                                               "value": button["value"]}, user=MEMBER)
+    assert world.send.interaction(click).response.status_code == 200
+    (shown,) = world.fake.wait_for_hook(click["response_url"])
+    assert shown["replace_original"] is True and "*Emails:*" in blocks_text(shown)
+
+
+def test_a_misspelt_customer_gets_close_matches(world: SlackWorld):
+    with session_scope(world.deps.session_factory) as session:
+        name = sorted(n for n in session.scalars(select(Contact.name)) if n and len(n) > 6)[0]
+    misspelt = name[:-1] + ("x" if name[-1] != "x" else "y")
+    (post,) = ask(world, f'customer "{misspelt}"')
+    assert name in str(post["blocks"])
+
+
+def test_connect_is_for_admins_and_a_refusal_says_who_can(world: SlackWorld):
+    (refused,) = ask(world, "connect", user=MEMBER)
+    assert refused["text"].startswith("Only admins can connect Xero:")
+    assert f"<@{ADMIN}>" in refused["text"]
+    (offered,) = ask(world, "connect", user=ADMIN)
+    button = offered["blocks"][1]["elements"][0]
+    assert button["url"].startswith(world.sandbox.url) and "state=" in button["url"]
+    with session_scope(world.deps.session_factory) as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry))]
+    assert "permission.refused" in actions
+
+
+def test_workspace_admins_per_slack_may_connect(world: SlackWorld):
+    world.fake.add_user("U0SLACKBOSS", is_admin=True)
+    (offered,) = ask(world, "connect", user="U0SLACKBOSS")
+    assert offered["blocks"][1]["elements"][0]["url"]
+
+
+def test_pause_and_resume_a_customer_and_the_whole_account(world: SlackWorld):
+    invoice = an_overdue_invoice(world)
+    with session_scope(world.deps.session_factory) as session:
+        name = session.get(Contact, invoice.contact_id).name
+    until = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    (post,) = ask(world, f'pause customer "{name}" until {until}')
+    assert post["text"].endswith(f"is paused until {until}.")
+    with session_scope(world.deps.session_factory) as session:
+        assert session.get(Contact, invoice.contact_id).chasing_paused
+    (post,) = ask(world, f'resume customer "{name}"')
+    assert post["text"].endswith("is chased again.")
+
+    (refused,) = ask(world, "pause", user=MEMBER)
+    assert refused["text"].startswith("Only admins can pause or resume all chasing")
+    (post,) = ask(world, "pause", user=ADMIN)
+    assert "is paused." in post["text"]
+    with session_scope(world.deps.session_factory) as session:
+        ids = [c.id for c in session.scalars(select(XeroConnection))]
+        assert all(organisation_settings(session, i).chasing_paused for i in ids)
+    (post,) = ask(world, "resume", user=ADMIN)
+    assert "chased again" in post["text"]
+
+
+@pytest.mark.parametrize("text", ["pause until tomorrow", "pause until", "pause customer",
+                                  "pause everything", "resume now please"])
+def test_bad_pause_arguments_get_the_usage_line(world: SlackWorld, text: str):
+    assert world.send.command(text, user=ADMIN).json()["text"].startswith("Usage: `/chaser ")
+
+
+def test_settings_opens_a_modal_and_saving_changes_the_settings(world: SlackWorld):
+    from tests.fakes.slack_requests import view_submission_payload
+
+    with session_scope(world.deps.session_factory) as session:
+        name = session.scalars(select(XeroConnection.tenant_name)).first()
+    sent = world.send.command(f'settings "{name}"', user=ADMIN)
+    try:
+        world.fake.wait_for_calls("views.open")
+    except TimeoutError:
+        raise AssertionError((world.fake.hook(sent.response_url),
+                              world.fake.calls_to("views.open", ok=False))) from None
+    view = world.fake.views[max(world.fake.views)]
+    assert view["callback_id"] == "settings"
+    values = {
+        "settings_channel": {"value": {"type": "conversations_select",
+                                       "selected_conversation": "C0GENERAL1"}},
+        "settings_time": {"value": {"type": "timepicker", "selected_time": "08:30"}},
+        "settings_admins": {"value": {"type": "multi_users_select",
+                                      "selected_users": ["U0OWNER"]}},
+        "settings_managers": {"value": {"type": "multi_users_select",
+                                        "selected_users": [MEMBER]}},
+        "settings_minimum": {"value": {"type": "number_input", "value": "abc"}},
+        "settings_options": {"value": {"type": "checkboxes", "selected_options": [
+            {"value": "buttons_admins_only"}]}},
+    }
+    bad = world.send.interaction(view_submission_payload(world.fake, view, values, user=ADMIN))
+    assert bad.json()["response_action"] == "errors"
+    assert "settings_minimum" in bad.json()["errors"]
+
+    values["settings_minimum"]["value"]["value"] = "49.95"
+    saved = world.send.interaction(view_submission_payload(world.fake, view, values, user=ADMIN))
+    assert saved.response.status_code == 200 and saved.response.text == ""
+    from bot.payloads import SettingsForm, decode_as
+
+    connection_id = decode_as(view["private_metadata"], SettingsForm).c
+    with session_scope(world.deps.session_factory) as session:
+        row = organisation_settings(session, connection_id)
+        assert (row.digest_channel_id, row.digest_time, row.minimum_chase_amount) == (
+            "C0GENERAL1", "08:30", Decimal("49.95"))
+        assert (row.buttons_admins_only, row.wait_for_expected_date) == (True, False)
+
+    refused = world.send.interaction(view_submission_payload(world.fake, view, values,
+                                                             user=MEMBER))
+    assert refused.json()["response_action"] == "errors"
+
+
+def test_settings_is_for_admins(world: SlackWorld):
+    (refused,) = ask(world, "settings", user=MEMBER)
+    assert refused["text"].startswith("Only admins can change chaser-bot's settings")
+    assert world.fake.calls_to("views.open") == []
+
+
+def test_disconnect_is_for_admins_and_then_tells_xero_and_keeps_history(world: SlackWorld):
+    (refused,) = ask(world, "disconnect", user=MEMBER)
+    assert refused["text"].startswith("Only admins can disconnect Xero")
+    with session_scope(world.deps.session_factory) as session:
+        first = session.scalars(select(XeroConnection).order_by(XeroConnection.id)).first()
+        name = first.tenant_name
+    posts = ask(world, f'disconnect "{name}"', user=ADMIN, count=2)
+    assert posts[0]["text"] == f"Disconnecting {name}…"
+    assert posts[1]["text"].startswith(f"{name} is disconnected from chaser-bot")
+    with session_scope(world.deps.session_factory) as session:
+        assert session.get(XeroConnection, first.id).status == "disconnected"
+
+
+def test_sync_is_acknowledged_while_xero_is_still_answering(world: SlackWorld):
+    # Xero (the sandbox) holds its next answers for 2 s: the ack cannot have waited for it.
+    httpx.post(f"{world.sandbox.url}/_sandbox/faults",
+               json={"kind": "delay", "delay_ms": 2000, "count": 1}).raise_for_status()
+    sent = world.send.command("sync", user=MEMBER)
+    assert sent.json()["text"] == "Syncing with Xero…"
+    assert world.fake.hook(sent.response_url) == []  # the result is still to come
+    (result,) = world.fake.wait_for_hook(sent.response_url)
+    assert "synced" in result["text"]
+
+
+def test_look_ups_read_the_local_store_only(world: SlackWorld):
+    invoice = an_overdue_invoice(world)
+    before = sandbox_calls(world)
+    for text in ("status", "overdue", f"invoice {invoice.invoice_number}", "customer zzzz",
+                 "help"):
+        sent = world.send.command(text, user=ADMIN)
+        assert sent.response.status_code == 200, text
+        if sent.response_url and text != "help":
+            world.fake.wait_for_hook(sent.response_url)
+    assert sandbox_calls(world) == before
