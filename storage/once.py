@@ -27,7 +27,8 @@ def claim_once(session: Session, scope: str, key: str, *, now: datetime | None =
         statement = sqlite_insert(OnceKey).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         statement = insert(OnceKey).values(**values)
-    return session.execute(statement).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 rows for INSERT ... ON CONFLICT DO NOTHING.
+    return session.execute(statement.returning(OnceKey.key)).first() is not None
 
 
 def release_once(session: Session, scope: str, key: str) -> None:

@@ -1,0 +1,125 @@
+"""Several workspaces: Slack OAuth v2 installs on our database, each workspace sees only its own.
+
+The installation and state tables are made by migration 0004 (not create_all), tokens are
+stored sealed, and a single-workspace SLACK_BOT_TOKEN keeps working when OAuth is turned on.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import MetaData, select, text
+
+from storage.db import session_scope
+from storage.models import slack_bots, slack_installations, slack_oauth_states
+from storage.repositories import get_or_create_workspace, save_connection
+from tests.fakes.slack_api import BOT_TOKEN, DEFAULT_TEAM
+from tests.fixtures.slack import OAUTH, SlackWorld
+
+SECOND = "T0SECOND01"
+
+
+def install(world: SlackWorld, team_id: str) -> httpx.Response:
+    """Slack's install flow as a browser goes through it: our page, Slack, our redirect."""
+    page = httpx.get(f"{world.url}/slack/install")
+    assert page.status_code == 200
+    authorize = re.search(r'href="(https://slack\.com/oauth/v2/authorize\?[^"]+)"', page.text)
+    assert authorize, page.text
+    query = parse_qs(urlsplit(authorize.group(1).replace("&amp;", "&")).query)
+    assert set(query["scope"][0].split(",")) == {
+        "chat:write", "commands", "im:write", "users:read", "users:read.email"}
+    state = query["state"][0]
+    cookie = page.headers["set-cookie"].split(";")[0]
+    code = world.fake.install_code(team_id, installer="U0INSTALLER", name="Second Co")
+    return httpx.get(f"{world.url}/slack/oauth_redirect", params={"code": code, "state": state},
+                     headers={"Cookie": cookie})
+
+
+@pytest.fixture
+def oauth_world(make_slack_world) -> SlackWorld:
+    """OAuth mode, with the old single-workspace bot token still set."""
+    return make_slack_world(**OAUTH)
+
+
+def test_slack_sdk_tables_match_what_migration_0004_made():
+    for built in (SQLAlchemyInstallationStore.build_installations_table(MetaData(),
+                                                                       "slack_installations"),
+                  SQLAlchemyInstallationStore.build_bots_table(MetaData(), "slack_bots"),
+                  SQLAlchemyOAuthStateStore.build_oauth_states_table(MetaData(),
+                                                                     "slack_oauth_states")):
+        ours = {"slack_installations": slack_installations, "slack_bots": slack_bots,
+                "slack_oauth_states": slack_oauth_states}[built.name]
+        assert set(built.columns.keys()) == set(ours.columns.keys()), built.name
+
+
+def test_installing_in_a_second_workspace_stores_a_sealed_token_and_serves_it(oauth_world):
+    answer = install(oauth_world, SECOND)
+    assert answer.status_code == 200, answer.text
+    with session_scope(oauth_world.deps.session_factory) as session:
+        tokens = session.execute(text("SELECT team_id, bot_token FROM slack_bots")).all()
+    assert {team for team, _ in tokens} == {DEFAULT_TEAM, SECOND}
+    assert all(not token.startswith("xox") for _, token in tokens)  # encrypted at rest
+    assert oauth_world.app.clients.for_team(SECOND).token == \
+        oauth_world.fake.workspace(SECOND).bot_token
+
+    oauth_world.fake.add_user("U0SECOND", team_id=SECOND)
+    sent = oauth_world.send.command("help", user="U0SECOND", team_id=SECOND)
+    assert sent.response.status_code == 200 and "/chaser status" in sent.response.text
+
+
+def test_a_replayed_or_forged_install_state_is_refused(oauth_world):
+    code = oauth_world.fake.install_code(SECOND)
+    answer = httpx.get(f"{oauth_world.url}/slack/oauth_redirect",
+                       params={"code": code, "state": "forged"})
+    assert answer.status_code == 400
+    with session_scope(oauth_world.deps.session_factory) as session:
+        teams = set(session.scalars(select(slack_bots.c.team_id)))
+    assert SECOND not in teams
+
+
+def test_the_single_workspace_bot_token_keeps_working_with_oauth_on(oauth_world):
+    sent = oauth_world.send.command("help", user="U0MEMBER")
+    assert sent.response.status_code == 200 and "/chaser status" in sent.response.text
+    assert oauth_world.app.clients.for_team(DEFAULT_TEAM).token == BOT_TOKEN
+
+
+def test_each_workspace_sees_only_its_own_organisations(oauth_world):
+    assert install(oauth_world, SECOND).status_code == 200
+    oauth_world.fake.add_user("U0SECOND", team_id=SECOND)
+    with session_scope(oauth_world.deps.session_factory) as session:
+        first = get_or_create_workspace(session, DEFAULT_TEAM)
+        save_connection(session, workspace_id=first.id, tenant_id="t-first",
+                        tenant_name="First Org Ltd")
+        second = get_or_create_workspace(session, SECOND)
+        save_connection(session, workspace_id=second.id, tenant_id="t-second",
+                        tenant_name="Second Org Ltd")
+
+    def status(user: str, team: str) -> str:
+        sent = oauth_world.send.command("status", user=user, team_id=team)
+        return str(oauth_world.fake.wait_for_hook(sent.response_url))
+
+    mine, theirs = status("U0MEMBER", DEFAULT_TEAM), status("U0SECOND", SECOND)
+    assert "First Org Ltd" in mine and "Second Org Ltd" not in mine
+    assert "Second Org Ltd" in theirs and "First Org Ltd" not in theirs
+    sent = oauth_world.send.command("invoice INV-1", user="U0SECOND", team_id=SECOND)
+    assert "No invoice INV-1" in str(oauth_world.fake.wait_for_hook(sent.response_url))
+
+
+def test_uninstalling_forgets_that_workspaces_tokens_only(oauth_world):
+    assert install(oauth_world, SECOND).status_code == 200
+    sent = oauth_world.send.event({"type": "app_uninstalled"}, team_id=SECOND)
+    assert sent.response.status_code == 200
+    store = oauth_world.app.clients.installation_store
+    oauth_world.fake.wait_for(lambda _fake: store.find_bot(enterprise_id=None,
+                                                           team_id=SECOND) is None)
+    assert store.find_bot(enterprise_id=None, team_id=DEFAULT_TEAM) is not None
+
+
+def test_a_workspace_that_never_installed_is_refused(oauth_world):
+    sent = oauth_world.send.command("help", user="U0STRANGER", team_id="T0NEVER01")
+    assert "/chaser status" not in sent.response.text
