@@ -69,6 +69,8 @@ class Block(StrEnum):
     SETTINGS_MANAGERS = "settings_managers"
     SETTINGS_MINIMUM = "settings_minimum"
     SETTINGS_OPTIONS = "settings_options"
+    SETTINGS_ALERTS = "settings_alerts"
+    SETTINGS_ALERT_OVERDUE = "settings_alert_overdue"
     ESCALATION_ACTIONS = "escalation_actions"
     ESCALATION_DECISION = "escalation_decision"
 

@@ -608,6 +608,11 @@ SETTINGS_BUTTONS_LABEL = "Only admins may use the digest's buttons"
 SETTINGS_TIME_MISSING = "Pick a time for the digest."
 SETTINGS_MINIMUM_BAD = "Enter an amount of 0 or more, e.g. 50 or 49.95."
 SETTINGS_SAVED = "Settings saved for {name}."
+SETTINGS_ALERTS_LABEL = "Alerts in the digest channel"
+SETTINGS_ALERT_PAYMENTS_LABEL = "When a chased invoice is paid in Xero"
+SETTINGS_ALERT_OVERDUE_LABEL = "When an invoice of at least this amount falls overdue ({currency})"
+SETTINGS_ALERT_OVERDUE_HINT = "Leave it empty for no overdue alerts."
+SETTINGS_ALERT_OVERDUE_BAD = "Enter an amount above 0, e.g. 5000, or leave it empty."
 
 
 def customers_ambiguous(asked: str, names: list[str]) -> Message:

@@ -287,3 +287,34 @@ def test_look_ups_read_the_local_store_only(world: SlackWorld):
         if sent.response_url and text != "help":
             world.fake.wait_for_hook(sent.response_url)
     assert sandbox_calls(world) == before
+
+
+def test_settings_switch_the_payment_alert_and_set_the_overdue_alert_amount(world: SlackWorld):
+    from bot.payloads import SettingsForm, decode_as
+    from tests.fakes.slack_requests import view_submission_payload
+
+    with session_scope(world.deps.session_factory) as session:
+        name = session.scalars(select(XeroConnection.tenant_name)).first()
+    world.send.command(f'settings "{name}"', user=ADMIN)
+    world.fake.wait_for_calls("views.open")
+    view = world.fake.views[max(world.fake.views)]
+    blocks = {block.get("block_id"): block for block in view["blocks"]}
+    # Defaults: payment alerts on, no overdue amount.
+    assert blocks["settings_alerts"]["element"]["initial_options"][0]["value"] == "alert_payments"
+    assert "initial_value" not in blocks["settings_alert_overdue"]["element"]
+    values = {
+        "settings_time": {"value": {"type": "timepicker", "selected_time": "09:00"}},
+        "settings_minimum": {"value": {"type": "number_input", "value": "0"}},
+        "settings_alerts": {"value": {"type": "checkboxes", "selected_options": []}},
+        "settings_alert_overdue": {"value": {"type": "number_input", "value": "-5"}},
+    }
+    bad = world.send.interaction(view_submission_payload(world.fake, view, values, user=ADMIN))
+    assert "settings_alert_overdue" in bad.json()["errors"]
+
+    values["settings_alert_overdue"]["value"]["value"] = "5,000"
+    saved = world.send.interaction(view_submission_payload(world.fake, view, values, user=ADMIN))
+    assert saved.response.status_code == 200
+    connection_id = decode_as(view["private_metadata"], SettingsForm).c
+    with session_scope(world.deps.session_factory) as session:
+        row = organisation_settings(session, connection_id)
+        assert (row.alert_payments, row.alert_overdue_over) == (False, Decimal("5000"))

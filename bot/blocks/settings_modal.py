@@ -12,6 +12,7 @@ from bot.payloads import SettingsForm, encode
 
 WAIT_FOR_EXPECTED = "wait_for_expected_date"
 BUTTONS_ADMINS_ONLY = "buttons_admins_only"
+ALERT_PAYMENTS = "alert_payments"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class SettingsValues:
     currency: str
     wait_for_expected_date: bool
     buttons_admins_only: bool
+    alert_payments: bool = True
+    alert_overdue_over: Decimal | None = None
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -60,6 +63,14 @@ def settings_modal(values: SettingsValues) -> dict[str, Any]:
     options: dict[str, Any] = {"type": "checkboxes", "options": checks}
     if chosen:
         options["initial_options"] = chosen
+    payments = {"text": _plain(messages.SETTINGS_ALERT_PAYMENTS_LABEL), "value": ALERT_PAYMENTS}
+    alerts: dict[str, Any] = {"type": "checkboxes", "options": [payments]}
+    if values.alert_payments:
+        alerts["initial_options"] = [payments]
+    overdue_over: dict[str, Any] = {"type": "number_input", "is_decimal_allowed": True,
+                                    "min_value": "0"}
+    if values.alert_overdue_over is not None:
+        overdue_over["initial_value"] = str(values.alert_overdue_over)
     return {
         "type": "modal",
         "callback_id": View.SETTINGS,
@@ -86,6 +97,11 @@ def settings_modal(values: SettingsValues) -> dict[str, Any]:
                     "initial_value": str(values.minimum_chase_amount)}),
             _input(Block.SETTINGS_OPTIONS, messages.SETTINGS_OPTIONS_LABEL, options,
                    optional=True),
+            _input(Block.SETTINGS_ALERTS, messages.SETTINGS_ALERTS_LABEL, alerts,
+                   optional=True),
+            _input(Block.SETTINGS_ALERT_OVERDUE,
+                   messages.SETTINGS_ALERT_OVERDUE_LABEL.format(currency=values.currency),
+                   overdue_over, optional=True, hint=messages.SETTINGS_ALERT_OVERDUE_HINT),
         ],
     }
 
@@ -103,6 +119,8 @@ class SettingsChange:
     wait_for_expected_date: bool
     buttons_admins_only: bool
     errors: dict[str, str]
+    alert_payments: bool = True
+    alert_overdue_over: Decimal | None = None
 
 
 def read_submission(connection_id: int, state: dict[str, Any]) -> SettingsChange:
@@ -124,6 +142,17 @@ def read_submission(connection_id: int, state: dict[str, Any]) -> SettingsChange
         minimum = None
         errors[Block.SETTINGS_MINIMUM] = messages.SETTINGS_MINIMUM_BAD
     chosen = {o.get("value") for o in value(Block.SETTINGS_OPTIONS).get("selected_options") or []}
+    alerts = {o.get("value") for o in value(Block.SETTINGS_ALERTS).get("selected_options") or []}
+    overdue_raw = (value(Block.SETTINGS_ALERT_OVERDUE).get("value") or "").strip()
+    overdue_over: Decimal | None = None
+    if overdue_raw:
+        try:
+            overdue_over = Decimal(overdue_raw.replace(",", ""))
+            if not overdue_over.is_finite() or overdue_over <= 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            overdue_over = None
+            errors[Block.SETTINGS_ALERT_OVERDUE] = messages.SETTINGS_ALERT_OVERDUE_BAD
     return SettingsChange(
         connection_id=connection_id,
         digest_channel_id=value(Block.SETTINGS_CHANNEL).get("selected_conversation"),
@@ -134,4 +163,6 @@ def read_submission(connection_id: int, state: dict[str, Any]) -> SettingsChange
         wait_for_expected_date=WAIT_FOR_EXPECTED in chosen,
         buttons_admins_only=BUTTONS_ADMINS_ONLY in chosen,
         errors=errors,
+        alert_payments=ALERT_PAYMENTS in alerts,
+        alert_overdue_over=overdue_over,
     )

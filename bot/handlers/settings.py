@@ -50,7 +50,8 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
             minimum_chase_amount=row.minimum_chase_amount,
             currency=connection.base_currency or "",
             wait_for_expected_date=row.wait_for_expected_date,
-            buttons_admins_only=row.buttons_admins_only)
+            buttons_admins_only=row.buttons_admins_only,
+            alert_payments=row.alert_payments, alert_overdue_over=row.alert_overdue_over)
 
     def open_settings(call: Call, name: str | None, ack: Ack, _respond: Respond,
                       client: WebClient) -> None:
@@ -86,14 +87,16 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
                 digest_channel_id=change.digest_channel_id, digest_time=change.digest_time,
                 minimum_chase_amount=change.minimum_chase_amount,
                 wait_for_expected_date=change.wait_for_expected_date,
-                buttons_admins_only=change.buttons_admins_only)
+                buttons_admins_only=change.buttons_admins_only,
+                alert_payments=change.alert_payments,
+                alert_overdue_over=change.alert_overdue_over)
             set_workspace_members(session, connection.workspace_id, MemberRole.ADMIN,
                                   change.admins)
             set_workspace_members(session, connection.workspace_id, MemberRole.MANAGER,
                                   change.managers)
             record_audit(session, action="settings.changed", actor=actor.user_id,
                          workspace_id=connection.workspace_id, connection_id=connection.id,
-                         detail={"fields": "digest, admins, managers, chasing rules"},
+                         detail={"fields": "digest, admins, managers, chasing rules, alerts"},
                          at=deps.clock())
             name = connection.tenant_name or connection.tenant_id
         ack()
