@@ -8,6 +8,7 @@ which delivery runs; every other one is acknowledged and dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -83,10 +84,16 @@ def register(app: App, deps: AppDeps) -> None:
     """Install the global middleware, in order: run-once, then the workspace id."""
     workspace_ids = WorkspaceIds(deps)
 
+    # SQLite lets one writer in at a time and makes the others sleep and retry (its busy
+    # handler backs off in steps of up to 100 ms); queueing this process's claims on a lock
+    # instead keeps a burst of commands from paying those sleeps. PostgreSQL needs no lock.
+    sqlite = deps.session_factory.kw["bind"].dialect.name == "sqlite"
+    claim_lock = threading.Lock() if sqlite else contextlib.nullcontext()
+
     def run_once(body: dict[str, Any], next: Callable[[], Any]) -> Any:
         key = request_key(body)
         if key is not None:
-            with session_scope(deps.session_factory) as session:
+            with claim_lock, session_scope(deps.session_factory) as session:
                 first = claim_once(session, REQUEST_SCOPE, key, now=deps.clock())
             if not first:
                 log.info("Slack delivered %s again; it already ran, so this one is dropped", key)
