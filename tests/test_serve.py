@@ -16,7 +16,12 @@ import pytest
 from storage.db import upgrade
 from tests.connect_helpers import free_port
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.fakes.slack_requests import SlackSender, command_payload
+from tests.fakes.slack_requests import (
+    SlackSender,
+    block_actions_payload,
+    command_payload,
+    event_payload,
+)
 from tests.fixtures.slack import MEMBER, SECRET_KEY
 
 
@@ -147,7 +152,28 @@ def test_socket_mode_answers_envelopes_survives_a_disconnect_and_exits_cleanly(
     assert "is not a command" in str(fake_slack.wait_for_ack(again)["payload"])
     assert len(fake_slack.calls_to("apps.connections.open", ok=True)) == 2
 
+    # events_api: the Home tab is published; redelivered with retry_attempt, it runs once.
+    event = event_payload({"type": "app_home_opened", "user": MEMBER, "tab": "home"})
+    fake_slack.wait_for_ack(fake_slack.send_envelope("events_api", event))
+    fake_slack.wait_for_ack(fake_slack.send_envelope("events_api", event, retry_attempt=1,
+                                                     retry_reason="timeout"))
+    fake_slack.wait_for_calls("views.publish")
+
+    # interactive: a click on a link button is acknowledged.
+    click = block_actions_payload(fake_slack, {"action_id": "connect_xero", "value": "x"},
+                                  user=MEMBER)
+    fake_slack.wait_for_ack(fake_slack.send_envelope("interactive", click))
+
+    # A slash command redelivered to the app runs once: one reply on its response_url.
+    command = command_payload(fake_slack, "status", user=MEMBER)
+    fake_slack.wait_for_ack(fake_slack.send_envelope("slash_commands", command))
+    fake_slack.wait_for_ack(fake_slack.send_envelope("slash_commands", command,
+                                                     retry_attempt=1, retry_reason="timeout"))
+    fake_slack.wait_for_hook(command["response_url"])
+
     code, output = process.stop()
+    assert len(fake_slack.calls_to("views.publish")) == 1
+    assert len(fake_slack.hook(command["response_url"])) == 1
     assert code == 0, output
     assert "Traceback" not in output
 
@@ -166,3 +192,41 @@ def test_serve_with_a_webhook_key_answers_xeros_intent_to_receive(served):
     assert forged.status_code == 401
     code, output = process.stop()
     assert code == 0, output
+
+
+def test_sigterm_lets_an_acknowledged_sync_finish_and_post_its_result(
+    served, fake_slack, sandbox, tmp_path
+):
+    from bot.chasing.connections import ConnectService
+    from bot.deps import build_context
+    from tests.connect_helpers import approve
+    from tests.fakes.slack_api import DEFAULT_TEAM
+    from tests.fixtures.sandbox import FINANCE
+    from tests.fixtures.slack import ADMIN, slack_settings
+
+    process_env = serve_env(fake_slack, tmp_path, XERO_CLIENT_ID=sandbox.config.client_id,
+                            XERO_CLIENT_SECRET=sandbox.config.client_secret,
+                            XERO_BASE_URL=sandbox.url)
+    deps = build_context(slack_settings(fake_slack, process_env["DATABASE_URL"], tmp_path,
+                                        xero=sandbox))
+    service = ConnectService(deps)
+    service.complete(*approve(service.start(DEFAULT_TEAM, ADMIN, login_hint=FINANCE)))
+    deps.session_factory.kw["bind"].dispose()
+
+    process = Served(process_env, tmp_path)
+    try:
+        process.wait_healthy()
+        # Xero holds its next answers for 2 s, so the sync is still running at SIGTERM.
+        httpx.post(f"{sandbox.url}/_sandbox/faults",
+                   json={"kind": "delay", "delay_ms": 2000, "count": 2}).raise_for_status()
+        sent = SlackSender(process.url, fake_slack).command("sync", user=MEMBER)
+        assert sent.json()["text"] == "Syncing with Xero…"
+        assert fake_slack.hook(sent.response_url) == []
+        code, output = process.stop()
+    finally:
+        if process.process.poll() is None:
+            process.process.kill()
+    assert code == 0, output
+    assert "Traceback" not in output
+    (result,) = fake_slack.hook(sent.response_url)  # posted before the process exited
+    assert "synced" in result["text"]
