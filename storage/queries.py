@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import ContactEmail, ExpectedDateSource, Invoice
+from storage.models import Contact, ContactEmail, ExpectedDateSource, Invoice
 
 # Parameters per IN (...) list, well under SQLite's limit.
 _IN_CHUNK = 500
@@ -16,10 +18,10 @@ _IN_CHUNK = 500
 EmailKey = tuple[str, str | None, str, bool]
 
 
-def _open_statement(
+def _owing(
     connection_id: int, invoice_type: str, statuses: Sequence[str]
-) -> Select[tuple[Invoice]]:
-    return select(Invoice).where(
+) -> tuple[ColumnElement[bool], ...]:
+    return (
         Invoice.connection_id == connection_id,
         Invoice.status.in_(list(statuses)),
         Invoice.type == invoice_type,
@@ -27,14 +29,19 @@ def _open_statement(
     )
 
 
+def _open_statement(
+    connection_id: int, invoice_type: str, statuses: Sequence[str]
+) -> Select[tuple[Invoice]]:
+    return select(Invoice).where(*_owing(connection_id, invoice_type, statuses))
+
+
 def open_invoices(
-    session: Session,
-    connection_id: int,
-    *,
-    invoice_type: str = "ACCREC",
-    statuses: Sequence[str] = ("AUTHORISED",),
+    session: Session, connection_id: int, *, invoice_type: str, statuses: Sequence[str]
 ) -> list[Invoice]:
-    """Invoices of a type with money still owing (due or not), by id, contacts loaded."""
+    """Invoices of a type and status with money still owing (due or not), by id, contacts loaded.
+
+    Which type and statuses count as open is the caller's rule (bot.chasing.receivables).
+    """
     statement = (
         _open_statement(connection_id, invoice_type, statuses)
         .order_by(Invoice.id)
@@ -48,10 +55,10 @@ def overdue_invoices(
     connection_id: int,
     today: date,
     *,
-    invoice_type: str = "ACCREC",
-    statuses: Sequence[str] = ("AUTHORISED",),
+    invoice_type: str,
+    statuses: Sequence[str],
 ) -> list[Invoice]:
-    """Unpaid invoices of a type whose due date is before `today`, oldest due first."""
+    """Invoices of a type and status with money owing, due before `today`, oldest due first."""
     statement = (
         _open_statement(connection_id, invoice_type, statuses)
         .where(Invoice.due_date < today)
@@ -59,6 +66,43 @@ def overdue_invoices(
         .options(selectinload(Invoice.contact))
     )
     return list(session.scalars(statement))
+
+
+class OwingRow(NamedTuple):
+    """The columns a receivables summary reads, without loading ORM objects (100,000s of rows)."""
+
+    invoice_id: int
+    invoice_number: str | None
+    contact_id: int | None
+    customer: str | None
+    due_date: date | None
+    amount_due: Decimal
+    currency_code: str | None
+    currency_rate: Decimal | None
+    expected_payment_date: date | None
+
+
+def owing_rows(
+    session: Session, connection_id: int, *, invoice_type: str, statuses: Sequence[str]
+) -> list[OwingRow]:
+    """The rows of open_invoices() as plain tuples with the contact's name, by id."""
+    statement = (
+        select(
+            Invoice.id,
+            Invoice.invoice_number,
+            Invoice.contact_id,
+            Contact.name,
+            Invoice.due_date,
+            Invoice.amount_due,
+            Invoice.currency_code,
+            Invoice.currency_rate,
+            Invoice.expected_payment_date,
+        )
+        .outerjoin(Contact, Contact.id == Invoice.contact_id)
+        .where(*_owing(connection_id, invoice_type, statuses))
+        .order_by(Invoice.id)
+    )
+    return [OwingRow._make(row) for row in session.execute(statement)]
 
 
 def invoice_by_number(session: Session, connection_id: int, number: str) -> Invoice | None:

@@ -55,14 +55,19 @@ def ledger_rows(session: Session, invoice_ids: Iterable[int]) -> dict[int, list[
     return found
 
 
-def chase_candidates(session: Session, connection_id: int) -> list[Invoice]:
-    """Open sales invoices (approved, money owing), with their contacts and addresses loaded."""
+def chase_candidates(
+    session: Session, connection_id: int, *, invoice_type: str, statuses: Sequence[str]
+) -> list[Invoice]:
+    """Invoices of a type and status with money owing, with contacts and addresses loaded.
+
+    Which type and statuses are open is the caller's rule (bot.chasing.receivables).
+    """
     statement = (
         select(Invoice)
         .where(
             Invoice.connection_id == connection_id,
-            Invoice.type == "ACCREC",
-            Invoice.status == "AUTHORISED",
+            Invoice.type == invoice_type,
+            Invoice.status.in_(list(statuses)),
             Invoice.amount_due > 0,
         )
         .order_by(Invoice.id)

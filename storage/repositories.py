@@ -33,6 +33,7 @@ from storage.queries import (
     locally_held_expected_dates,
     open_invoices,
     overdue_invoices,
+    owing_rows,
 )
 from storage.upserts import (
     add_contact_emails,
@@ -62,6 +63,7 @@ __all__ = [
     "lock_workspace_connections",
     "open_invoices",
     "overdue_invoices",
+    "owing_rows",
     "record_audit",
     "release_local_expected_dates",
     "replace_contact_emails",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import Decimal
 from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Dialect, Numeric
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from storage.money import MONEY_CONTEXT
 
 BindProcessor = Callable[[Any], Any]
 # A whole column's values in, the same number of bound values out.
@@ -101,9 +103,8 @@ class ExactDecimal(TypeDecorator[Decimal]):
         self.precision = precision
         self.scale = scale
         self._quantum = Decimal(1).scaleb(-scale)
-        # Same rounding as PostgreSQL's numeric (half away from zero), so both stores agree;
-        # a context's own quantize is also cheaper than passing rounding= on every value.
-        self._quantize = Context(rounding=ROUND_HALF_UP).quantize
+        # The money rule (half away from zero, as PostgreSQL's numeric), so both stores agree.
+        self._quantize = MONEY_CONTEXT.quantize
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":

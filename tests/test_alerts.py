@@ -19,8 +19,8 @@ from bot.chasing.alerts import (
     payment_kind,
     was_chased,
 )
-from bot.chasing.overdue import org_today
 from bot.chasing.ports import InvoiceOverdue, PaymentReceived, RecordingAlertPoster
+from bot.chasing.receivables import org_today
 from bot.deps import AppDeps
 from bot.xero.models import Payment
 from storage.db import session_scope

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from bot.chasing.expected_dates import explain_refusal, set_expected_payment_date
+from bot.chasing.receivables_service import open_receivables
 from bot.chasing.sync import SyncService
+from bot.chasing.xero_edits import expected_date_refusal, lock_date
 from bot.messages import EXPECTED_DATE_ALLOCATED as ALLOCATED_EXPLANATION
 from bot.messages import EXPECTED_DATE_LOCKED as LOCKED_EXPLANATION
+from bot.messages import EXPECTED_DATE_OTHER as OTHER_EXPLANATION
+from storage import repositories
 from storage.db import session_scope
 from storage.models import AuditEntry, ExpectedDateSource, Invoice
 from tests.fixtures.sync_world import fast_client_factory
@@ -47,9 +52,15 @@ def audit_actions(world):
 
 
 def clean_invoice(world):
-    lock = world.ledger.organisation(world.tenant_id()).period_lock_date
-    extra = [Invoice.date > lock] if lock else []
-    return pick(world, Invoice.amount_paid == 0, Invoice.amount_credited == 0, *extra)
+    """An open invoice Xero accepts an expected date for, by the app's own rule."""
+    with session_scope(world.ctx.session_factory) as session:
+        connection = repositories.get_connection(session, world.connection_id)
+        lock = lock_date(connection.period_lock_date, connection.end_of_year_lock_date)
+        return next(
+            invoice
+            for invoice in open_receivables(session, world.connection_id)
+            if expected_date_refusal(invoice, lock) is None
+        )
 
 
 def test_expected_date_is_written_to_xero_on_a_clean_invoice(make_world):
@@ -128,13 +139,22 @@ def test_clearing_an_expected_date_clears_it_in_xero(make_world):
 
 
 def test_refusals_are_explained_in_plain_words():
-    class Clean:
-        has_payments = has_credit_notes = has_prepayments = has_overpayments = False
+    clean = Invoice(
+        type="ACCREC", status="AUTHORISED", date=date(2025, 12, 1), amount_due=Decimal("5"),
+        amount_paid=Decimal("0"), amount_credited=Decimal("0"), has_payments=False,
+        has_credit_notes=False, has_prepayments=False, has_overpayments=False,
+    )
 
     locked = explain_refusal(
         ["The document date cannot be before the period lock date, currently set at 30-Nov-2025."],
-        Clean(),
+        clean,
     )
     assert locked.startswith(LOCKED_EXPLANATION) and "30-Nov-2025" in locked
-    allocated = explain_refusal(["Invoice not of valid status for modification"], Clean())
-    assert "Xero won't accept it" in allocated
+    other = explain_refusal(["Invoice not of valid status for modification"], clean)
+    assert other.startswith(OTHER_EXPLANATION)
+    # Xero's words say nothing of why, but the invoice's own state does: the one rule decides.
+    assert explain_refusal(["Bad request"], clean, date(2025, 12, 31)).startswith(
+        LOCKED_EXPLANATION
+    )
+    clean.has_prepayments = True
+    assert explain_refusal(["Bad request"], clean).startswith(ALLOCATED_EXPLANATION)

@@ -228,7 +228,9 @@ def test_overdue_invoices_are_unpaid_receivables_past_due_oldest_first(
             ],
         )
     with session_factory() as session:
-        overdue = overdue_invoices(session, connection_id, today)
+        overdue = overdue_invoices(
+            session, connection_id, today, invoice_type="ACCREC", statuses=["AUTHORISED"]
+        )
         assert [i.invoice_number for i in overdue] == ["INV-2", "INV-1"]
         assert overdue[0].contact.name == "Ridgeway"
 
@@ -250,7 +252,9 @@ def test_open_invoices_are_unpaid_receivables_due_or_not_in_id_order(
             ],
         )
     with session_factory() as session:
-        found = open_invoices(session, connection_id)
+        found = open_invoices(
+            session, connection_id, invoice_type="ACCREC", statuses=["AUTHORISED"]
+        )
         assert [i.invoice_number for i in found] == ["INV-1", "INV-2"]
         assert found[0].contact.name == "Ridgeway"
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from bot import messages
 from bot.chasing.ports import Alert, AlertCustomer, InvoiceOverdue, PaymentReceived
+from bot.chasing.receivables import grouped_money
 from bot.messages import SLACK
 from bot.xero.links import contact_link, invoice_link
 
@@ -20,8 +21,7 @@ def escape(text: str) -> str:
 
 def money(currency: str | None, amount: Decimal) -> str:
     """An amount with its currency, e.g. "NZD 1,234.50"."""
-    cents = amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
-    return f"{currency or ''} {cents:,.2f}".strip()
+    return f"{currency or ''} {grouped_money(amount)}".strip()
 
 
 def _customer(customer: AlertCustomer) -> str:

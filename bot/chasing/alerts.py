@@ -18,14 +18,20 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from bot.chasing.overdue import OPEN_STATUSES, days_overdue, is_open, org_today
-from bot.chasing.policy import base_amount
 from bot.chasing.ports import (
     Alert,
     AlertCustomer,
     AlertPoster,
     InvoiceOverdue,
     PaymentReceived,
+)
+from bot.chasing.receivables import (
+    OPEN_RECEIVABLE_STATUSES,
+    RECEIVABLE_TYPE,
+    base_amount,
+    days_overdue,
+    is_open_receivable,
+    org_today,
 )
 from storage import alerts as store
 from storage.db import session_scope
@@ -42,7 +48,6 @@ log = logging.getLogger(__name__)
 
 OVERDUE = "overdue"
 PAYMENT = "payment"
-RECEIVABLE_TYPE = "ACCREC"
 # Only invoices that fell overdue this recently are news; older ones were overdue before the
 # alert was switched on (or chaser-bot installed), and announcing them all would flood.
 OVERDUE_WINDOW_DAYS = 7
@@ -87,7 +92,9 @@ def overdue_alert_due(
     threshold: Decimal | None,
 ) -> bool:
     """An open invoice at or above the threshold (base currency) that fell overdue lately."""
-    if threshold is None or due_date is None or not is_open(status, amount_due):
+    if threshold is None or due_date is None:
+        return False
+    if not is_open_receivable(RECEIVABLE_TYPE, status, amount_due):
         return False
     days = days_overdue(due_date, today)
     if not 1 <= days <= OVERDUE_WINDOW_DAYS:
@@ -179,7 +186,7 @@ class AlertService:
                 first=org.today - timedelta(days=OVERDUE_WINDOW_DAYS),
                 last=org.today - timedelta(days=1),
                 invoice_type=RECEIVABLE_TYPE,
-                statuses=sorted(OPEN_STATUSES),
+                statuses=OPEN_RECEIVABLE_STATUSES,
                 without_alert_kind=OVERDUE,
             )
         posted = 0

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from bot import messages
-from bot.chasing.overdue import org_today
 from bot.chasing.permissions import Actor, Capability, Permissions
+from bot.chasing.receivables import org_today
 from bot.errors import NotFound, UserFacingError
 from storage.audit import record_audit
 from storage.db import session_scope

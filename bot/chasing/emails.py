@@ -20,8 +20,10 @@ from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_precision
 from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from storage.money import quantize_money
 
 FALLBACK_LOCALE = "en"
 
@@ -60,7 +62,11 @@ def email_locale(configured: str | None, country_code: str | None) -> str:
 
 def money_text(amount: Decimal, currency: str | None, locale: str) -> str:
     """An amount in its currency for the locale, e.g. "NZ$1,234.50" or "1.234,50 €"."""
-    return format_currency(amount, currency or "XXX", locale=locale)
+    code = currency or "XXX"
+    # Round by the money rule first: Babel's own rounding is half-even (10.125 -> 10.12),
+    # which would disagree by a cent with the digest and with what storage keeps.
+    places = Decimal(1).scaleb(-get_currency_precision(code))
+    return format_currency(quantize_money(amount, places), code, locale=locale)
 
 
 def date_text(day: date, locale: str) -> str:

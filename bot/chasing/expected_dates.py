@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING, Literal
 
 from bot import messages
 from bot.chasing.tokens import mark_needs_reconnect, open_client
+from bot.chasing.xero_edits import (
+    EditRefusal,
+    expected_date_refusal,
+    lock_date,
+    refusal_in_words,
+)
 from bot.errors import NotFound
 from bot.xero.errors import XeroAuthError, XeroValidationError
 from storage import repositories
@@ -33,18 +39,12 @@ class ExpectedDateOutcome:
     xero_messages: tuple[str, ...] = ()
 
 
-def explain_refusal(xero_messages: list[str], invoice: Invoice) -> str:
+def explain_refusal(xero_messages: list[str], invoice: Invoice, lock: date | None = None) -> str:
     """A plain explanation of Xero's refusal, followed by Xero's own words."""
-    text = " ".join(xero_messages).lower()
-    if "lock" in text:
+    kind = refusal_in_words(xero_messages) or expected_date_refusal(invoice, lock)
+    if kind is EditRefusal.LOCKED:
         explanation = messages.EXPECTED_DATE_LOCKED
-    elif (
-        any(word in text for word in ("payment", "credit", "allocated", "prepayment"))
-        or invoice.has_payments
-        or invoice.has_credit_notes
-        or invoice.has_prepayments
-        or invoice.has_overpayments
-    ):
+    elif kind is EditRefusal.ALLOCATED:
         explanation = messages.EXPECTED_DATE_ALLOCATED
     else:
         explanation = messages.EXPECTED_DATE_OTHER
@@ -103,7 +103,12 @@ def set_expected_payment_date(
             invoice.expected_payment_date_source = ExpectedDateSource.XERO if expected else None
             invoice.expected_payment_date_reason = None
         else:
-            reason = explain_refusal(refusal.messages, invoice)
+            lock = (
+                lock_date(connection.period_lock_date, connection.end_of_year_lock_date)
+                if connection
+                else None
+            )
+            reason = explain_refusal(refusal.messages, invoice, lock)
             outcome = ExpectedDateOutcome(
                 date=expected,
                 held_in="local",

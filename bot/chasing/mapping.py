@@ -13,7 +13,6 @@ from bot.xero.models import Address, Contact, Invoice, Phone
 # Xero's own statuses for contacts we never chase: archived ones, and (via MergedToContactID)
 # duplicates merged into another contact. Xero's GDPRREQUEST contacts are off limits too.
 UNCHASEABLE_CONTACT_STATUSES = frozenset({"ARCHIVED", "GDPRREQUEST"})
-RECEIVABLE_TYPE = "ACCREC"
 
 
 def contact_is_chaseable(contact_status: str | None, merged_to_xero_contact_id: str | None) -> bool:

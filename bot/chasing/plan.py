@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chasing.overdue import days_overdue
 from bot.chasing.policy import (
     ChaseFacts,
     SkipReason,
@@ -22,6 +21,7 @@ from bot.chasing.policy import (
     skip_reason,
     thank_you_skip_reason,
 )
+from bot.chasing.receivables import OPEN_RECEIVABLE_STATUSES, RECEIVABLE_TYPE, days_overdue
 from bot.chasing.schedule_store import StoredSchedule, default_schedule, schedules
 from bot.chasing.schedules import DueStep, Part, current_chase, next_chase, thank_you_due
 from bot.chasing.timezones import org_zone
@@ -388,7 +388,9 @@ def build_plan(session: Session, connection_id: int, now: datetime, *,
     normal, escalated = senders(settings, organisation)
     builder = _Builder(plan, normal, escalated)
 
-    open_invoices = ledger.chase_candidates(session, connection_id)
+    open_invoices = ledger.chase_candidates(
+        session, connection_id, invoice_type=RECEIVABLE_TYPE, statuses=OPEN_RECEIVABLE_STATUSES
+    )
     paid = ledger.paid_after_reminders(session, connection_id, today - THANK_YOU_WITHIN)
     everything = open_invoices + paid
     history = ledger.ledger_rows(session, [invoice.id for invoice in everything])

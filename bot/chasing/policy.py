@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from bot.chasing.overdue import is_open
+from bot.chasing.receivables import base_amount, is_open_receivable
 
 ZERO = Decimal("0")
 
@@ -73,18 +73,6 @@ def pause_active(paused: bool, until: date | None, today: date) -> bool:
     return paused and (until is None or today < until)
 
 
-def base_amount(amount: Decimal, currency_rate: Decimal | None) -> Decimal:
-    """An amount in the organisation's base currency.
-
-    Xero's CurrencyRate is units of the invoice currency per one unit of base currency
-    (Accounting API, Invoices: "CurrencyRate"), so the base amount is amount / rate; a missing
-    or zero rate means the invoice is already in the base currency.
-    """
-    if not currency_rate:
-        return amount
-    return amount / currency_rate
-
-
 def below_minimum(
     amount_due: Decimal | None, currency_rate: Decimal | None, minimum_amount: Decimal
 ) -> bool:
@@ -101,6 +89,7 @@ class ChaseFacts:
 
     status: str
     amount_due: Decimal | None
+    invoice_type: str = "ACCREC"
     currency_rate: Decimal | None = None
     expected_payment_date: date | None = None
     invoice_paused: bool = False
@@ -119,7 +108,7 @@ class ChaseFacts:
 
 def skip_reason(facts: ChaseFacts, today: date) -> SkipReason | None:
     """Why this invoice is not chased on `today` (the organisation's date), or None to chase it."""
-    if not is_open(facts.status, facts.amount_due):
+    if not is_open_receivable(facts.invoice_type, facts.status, facts.amount_due):
         return SkipReason.NOT_OPEN
     if not facts.connected:
         return SkipReason.CONNECTION_LOST

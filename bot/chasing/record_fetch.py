@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.chasing.mapping import RECEIVABLE_TYPE
+from bot.chasing.receivables import RECEIVABLE_TYPE
 from bot.chasing.sync import RETRYABLE, ClientFactory, SyncService
 from bot.chasing.sync_report import Outcome
 from bot.chasing.tokens import mark_needs_reconnect, open_client

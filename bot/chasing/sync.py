@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.chasing.mapping import (
-    RECEIVABLE_TYPE,
     contact_email_key,
     contact_emails,
     contact_row,
     invoice_row,
     overtaken_local_dates,
 )
+from bot.chasing.receivables import RECEIVABLE_TYPE
 from bot.chasing.sync_report import (  # noqa: F401  (Outcome re-exported)
     CONTACTS,
     ENTITIES,

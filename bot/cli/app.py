@@ -13,12 +13,12 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
+from bot.cli.sandbox import sandbox_command
 from bot.cli.support import CommandError, describe_db_error, redact_url
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import UserFacingError
 from bot.logs import configure_logging
 from bot.messages import TERMINAL
-from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -133,59 +133,6 @@ def serve() -> None:
     from bot.cli.serve import serve as run_serve
 
     run_serve(settings_or_exit(), on_ready=lambda line: console.print(line))
-
-
-@app.command()
-@friendly
-def sandbox(
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 5050,
-    seed: Annotated[int, typer.Option(help="Seed for the generated books.")] = 1,
-    orgs: Annotated[int, typer.Option(min=1, help="Organisations.")] = 2,
-    contacts: Annotated[int, typer.Option(min=1, help="Contacts per organisation.")] = 50,
-    invoices: Annotated[int, typer.Option(min=1, help="Sales invoices per organisation.")] = 500,
-    bills: Annotated[
-        int | None,
-        typer.Option(min=0, help="Bills per organisation. Default: 15% of --invoices."),
-    ] = None,
-    auto_approve: Annotated[
-        bool, typer.Option(help="Approve consent at once for a login_hint user.")
-    ] = False,
-    limits: Annotated[bool, typer.Option(help="Enforce Xero's rate limits.")] = True,
-    limits_scale: Annotated[
-        float,
-        typer.Option(min=0.001, help="Multiply the minute/day limits (2 relaxes, 0.1 tightens)."),
-    ] = 1.0,
-    client_id: Annotated[
-        str, typer.Option(help="OAuth client id to accept.")
-    ] = SANDBOX_CLIENT_ID,
-    client_secret: Annotated[
-        str, typer.Option(help="OAuth client secret to accept.")
-    ] = SANDBOX_CLIENT_SECRET,
-    redirect_uri: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Allowed redirect URI; repeat or comma-separate. Default: any localhost URI."
-        ),
-    ] = None,
-    webhook_url: Annotated[str | None, typer.Option(help="Deliver webhooks here.")] = None,
-    webhook_key: Annotated[str | None, typer.Option(help="Webhook signing key.")] = None,
-) -> None:
-    """Run a local Xero (OAuth, Accounting API, limits, faults) for trials and tests."""
-    from bot.sandbox.cli import run_sandbox
-    from bot.sandbox.server import PortUnavailable
-
-    uris = [u.strip() for value in redirect_uri or [] for u in value.split(",") if u.strip()]
-    try:
-        run_sandbox(port=port, seed=seed, orgs=orgs, contacts=contacts, invoices=invoices,
-                    bills=bills, auto_approve=auto_approve, limits=limits,
-                    limits_scale=limits_scale, client_id=client_id,
-                    client_secret=client_secret, redirect_uris=uris, webhook_url=webhook_url,
-                    webhook_key=webhook_key)
-    except PortUnavailable as exc:
-        problem = "is in use" if exc.in_use else "cannot be opened"
-        raise CommandError(
-            f"Port {port} {problem}: {exc.strerror}; choose another with --port"
-        ) from None
 
 
 @app.command()
@@ -369,6 +316,9 @@ def schedule_sender(
 
     set_sender(settings_or_exit(), console, org=org, name=name, email=email,
                escalated=escalated)
+
+
+app.command("sandbox")(friendly(sandbox_command))
 
 
 def main() -> None:

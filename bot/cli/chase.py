@@ -14,6 +14,7 @@ from rich.table import Table
 from bot import messages
 from bot.chasing.plan import ChasePlan
 from bot.chasing.policy import SKIP_REASON_LABELS
+from bot.chasing.receivables import grouped_money
 from bot.chasing.timezones import org_zone
 from bot.cli.support import CommandError, choose_connections, migrated_context
 from bot.config import Settings
@@ -38,7 +39,9 @@ def _short(moment: datetime | None, zone_name: str | None) -> str:
 
 
 def _money(totals: dict[str, Decimal]) -> str:
-    return ", ".join(f"{currency} {amount:,.2f}" for currency, amount in sorted(totals.items()))
+    return ", ".join(
+        f"{currency} {grouped_money(amount)}" for currency, amount in sorted(totals.items())
+    )
 
 
 def plan_as_dict(plan: ChasePlan) -> dict[str, Any]:
@@ -96,7 +99,7 @@ def print_plan(console: Console, plan: ChasePlan, zone_name: str | None,
                       title_justify="left")
         for item in plan.skipped[:shown]:
             table.add_row(escape(item.number), escape(item.contact_name),
-                          f"{item.currency} {item.amount_due:,.2f}",
+                          f"{item.currency} {grouped_money(item.amount_due)}",
                           SKIP_REASON_LABELS[item.reason])
         console.print(table)
         if len(plan.skipped) > shown:

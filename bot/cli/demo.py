@@ -18,8 +18,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.chasing.overdue import Receivable, ReceivablesSummary, org_today, summarize
 from bot.chasing.plan import ChasePlan
+from bot.chasing.receivables import (
+    BucketTotal,
+    OrgReceivables,
+    grouped_money,
+    org_today,
+)
+from bot.chasing.receivables_service import ReceivablesService
 from bot.chasing.timezones import org_zone
 from bot.cli.chase import plan_as_dict, print_plan
 from bot.cli.support import CommandError, redact_url
@@ -119,81 +125,38 @@ def fresh_database(data_dir: Path) -> str:
     return url
 
 
-# Reading the local store ----------------------------------------------------------------
-
-
-@dataclass
-class OrgSummary:
-    connection_id: int
-    name: str
-    timezone: str | None
-    summary: ReceivablesSummary
-
-
-def receivables_summaries(ctx: AppDeps) -> list[OrgSummary]:
-    """Per connected organisation: aging as of today in its own timezone, from the local store."""
-    from storage import repositories
-    from storage.db import session_scope
-
-    result = []
-    with session_scope(ctx.session_factory) as session:
-        for connection in repositories.list_connections(session):
-            today = org_today(ctx.clock(), connection.timezone)
-            receivables = [
-                Receivable(
-                    invoice.invoice_number,
-                    invoice.contact.name if invoice.contact else None,
-                    invoice.due_date,
-                    invoice.amount_due,
-                    invoice.currency_code or "",
-                    invoice.expected_payment_date,
-                )
-                for invoice in repositories.open_invoices(session, connection.id)
-            ]
-            result.append(
-                OrgSummary(
-                    connection.id,
-                    connection.tenant_name or connection.tenant_id,
-                    connection.timezone,
-                    summarize(receivables, today),
-                )
-            )
-    return result
+# Writing back ----------------------------------------------------------------------------
 
 
 def write_back_examples(ctx: AppDeps, connection_id: int) -> list[dict[str, Any]]:
-    """Set an expected date on a clean invoice and on a part-paid one, and say where each went."""
+    """Set an expected date on an invoice Xero accepts it for and on one it refuses it for."""
     from bot.chasing.expected_dates import set_expected_payment_date
+    from bot.chasing.receivables_service import open_receivables
+    from bot.chasing.xero_edits import EditRefusal, expected_date_refusal, lock_date
     from storage import repositories
     from storage.db import session_scope
 
     with session_scope(ctx.session_factory) as session:
         connection = repositories.get_connection(session, connection_id)
-        lock = (
-            max(
-                (d for d in (connection.period_lock_date, connection.end_of_year_lock_date) if d),
-                default=None,
-            )
-            if connection
-            else None
+        if connection is None:
+            return []
+        timezone = connection.timezone
+        lock = lock_date(connection.period_lock_date, connection.end_of_year_lock_date)
+        refusals = {
+            invoice: expected_date_refusal(invoice, lock)
+            for invoice in open_receivables(session, connection_id)
+        }
+        clean = next((inv for inv, why in refusals.items() if why is None), None)
+        part_paid = next(
+            (inv for inv, why in refusals.items() if why is EditRefusal.ALLOCATED), None
         )
-        open_invoices = repositories.open_invoices(session, connection_id)
-        clean = next(
-            (
-                inv for inv in open_invoices
-                if inv.amount_paid == 0 and inv.amount_credited == 0
-                and (lock is None or (inv.date is not None and inv.date > lock))
-            ),
-            None,
-        )
-        part_paid = next((inv for inv in open_invoices if (inv.amount_paid or 0) > 0), None)
         picks = [
             (kind, inv.id, inv.invoice_number)
             for kind, inv in (("clean", clean), ("part_paid", part_paid))
             if inv is not None
         ]
     examples = []
-    target = org_today(ctx.clock(), connection.timezone if connection else None) + timedelta(14)
+    target = org_today(ctx.clock(), timezone) + timedelta(14)
     for kind, invoice_id, number in picks:
         outcome = set_expected_payment_date(ctx, connection_id, invoice_id, target, DEMO_ACTOR)
         examples.append(
@@ -300,7 +263,7 @@ def run_demo(
             failed = [r for r in reports if r.outcome != "ok"]
             if failed:
                 raise DemoError(f"sync failed for {failed[0].tenant_name}: {failed[0].reason}")
-            summaries = receivables_summaries(ctx)
+            summaries = ReceivablesService(ctx.session_factory, ctx.clock).for_workspace()
             write_back = write_back_examples(ctx, summaries[0].connection_id) if summaries else []
             chases = demo_chase(ctx)
     except httpx.HTTPError as exc:
@@ -327,19 +290,24 @@ def run_demo(
     return figures
 
 
-def _money(totals: dict[str, Decimal] | dict[str, str]) -> str:
+def _money(totals: dict[str, Decimal]) -> str:
     return (
-        ", ".join(
-            f"{currency} {Decimal(amount):,.2f}" for currency, amount in sorted(totals.items())
-        )
+        ", ".join(f"{code} {grouped_money(amount)}" for code, amount in sorted(totals.items()))
         or "—"
     )
+
+
+def _in_base(total: BucketTotal, base_currency: str | None) -> str:
+    """The base-currency total in brackets when the amounts span currencies, else nothing."""
+    if not base_currency or set(total.totals) <= {base_currency}:
+        return ""
+    return f" ({base_currency} {grouped_money(total.base)} in all)"
 
 
 def _narrate(
     console: Console,
     figures: dict[str, Any],
-    summaries: list[OrgSummary],
+    summaries: list[OrgReceivables],
     write_back: list[dict[str, Any]],
 ) -> None:
     console.print(
@@ -357,13 +325,18 @@ def _narrate(
         console.print(
             f"[bold]{escape(org.name)}[/bold] ({summary.today:%d %b %Y} in "
             f"{org_zone(org.timezone)}): {summary.overdue.count} overdue, "
-            f"{_money(summary.overdue.totals)}"
+            f"{_money(summary.overdue.totals)}{_in_base(summary.overdue, org.base_currency)}"
         )
-        aging = Table("Aging", "Invoices", "Amount due", title=None, box=None, pad_edge=False)
+        base_heading = f"In {org.base_currency}" if org.base_currency else "In base currency"
+        aging = Table(
+            "Aging", "Invoices", "Amount due", base_heading, title=None, box=None, pad_edge=False
+        )
         for bucket, total in summary.buckets.items():
-            aging.add_row(bucket.label, str(total.count), _money(total.totals))
+            aging.add_row(
+                bucket.label, str(total.count), _money(total.totals), grouped_money(total.base)
+            )
         console.print(aging)
-        if summary.top_overdue:
+        if summary.overdue_lines:
             top = Table(
                 "Customer",
                 "Invoice",
@@ -374,11 +347,12 @@ def _narrate(
                 title="Most overdue",
                 title_justify="left",
             )
-            for line in summary.top_overdue:
+            for line in summary.top_overdue():
+                item = line.receivable
                 top.add_row(
-                    escape(line.customer or "?"),
-                    escape(line.invoice_number or "?"),
-                    f"{line.currency} {line.amount_due:,.2f}",
+                    escape(item.customer or "?"),
+                    escape(item.invoice_number or "?"),
+                    f"{item.currency} {grouped_money(item.amount_due)}",
                     str(line.days_overdue),
                 )
             console.print(top)
