@@ -19,15 +19,16 @@ from sqlalchemy.orm import Session
 from bot import messages
 from bot.chasing.audit_trail import render_trail, trail_lines
 from bot.chasing.organisations import workspace_organisations
-from bot.chasing.overdue import cents, days_overdue, org_today
 from bot.chasing.policy import pause_active
+from bot.chasing.receivables import days_overdue, grouped_money, is_open_receivable, org_today
+from bot.chasing.receivables_service import open_receivables, overdue_receivables
 from bot.chasing.timezones import org_zone
 from bot.errors import NotFound
 from bot.messages import SLACK
 from bot.xero.links import contact_link, invoice_link
 from storage.audit import latest_audit
 from storage.models import Contact, ContactEmail, ExpectedDateSource, Invoice, XeroConnection
-from storage.queries import invoice_by_number, open_invoices, overdue_invoices
+from storage.queries import invoice_by_number
 
 OVERDUE_SHOWN = 20
 MATCHES_SHOWN = 5
@@ -134,7 +135,7 @@ def overdue(session: Session, workspace_id: int, now: datetime,
         contact_ids, chosen_name = {found.id}, found.name
     for connection in workspace_organisations(session, workspace_id):
         today = org_today(now, connection.timezone)
-        for invoice in overdue_invoices(session, connection.id, today):
+        for invoice in overdue_receivables(session, connection.id, today):
             if contact_ids is not None and invoice.contact_id not in contact_ids:
                 continue
             lines.append(_line(invoice, _name(connection), today))
@@ -171,7 +172,11 @@ def _invoice_detail(session: Session, connection: XeroConnection, row: Invoice,
         amount_paid=row.amount_paid or Decimal(0),
         amount_credited=row.amount_credited or Decimal(0),
         amount_due=row.amount_due or Decimal(0), date=row.date, due_date=row.due_date,
-        days_overdue=days_overdue(row.due_date, today) if row.status == "AUTHORISED" else 0,
+        days_overdue=(
+            days_overdue(row.due_date, today)
+            if is_open_receivable(row.type, row.status, row.amount_due)
+            else 0
+        ),
         expected_date=row.expected_payment_date, expected_date_kept=kept,
         paused=pause_active(row.chasing_paused, row.chasing_paused_until, today),
         paused_until=row.chasing_paused_until, disputed=row.disputed,
@@ -214,7 +219,7 @@ def customer(session: Session, workspace_id: int, contact_id: int,
     today = org_today(now, connection.timezone)
     emails = [e.email for e in session.scalars(select(ContactEmail).where(
         ContactEmail.contact_id == contact.id).order_by(ContactEmail.id))]
-    rows = [i for i in open_invoices(session, connection.id) if i.contact_id == contact.id]
+    rows = [i for i in open_receivables(session, connection.id) if i.contact_id == contact.id]
     totals: dict[str, Decimal] = defaultdict(Decimal)
     overdue_totals: dict[str, Decimal] = defaultdict(Decimal)
     for row in rows:
@@ -239,5 +244,5 @@ def _name(connection: XeroConnection) -> str:
 def money(amounts: dict[str, Decimal] | Sequence[tuple[str, Decimal]]) -> str:
     """"NZD 1,234.50 + USD 20.00" (each currency on its own: they are not added up)."""
     items = sorted(amounts.items()) if isinstance(amounts, dict) else list(amounts)
-    return " + ".join(f"{currency} {Decimal(cents(amount)):,}".strip()
+    return " + ".join(f"{currency} {grouped_money(amount)}".strip()
                       for currency, amount in items) or "0.00"

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import messages
-from bot.chasing.overdue import org_today
 from bot.chasing.policy import pause_active
+from bot.chasing.receivables import org_today
 from bot.chasing.scheduler import JobKind, job_specs, organisation_times
 from bot.errors import NotFound, UserFacingError
 from storage.models import ConnectionStatus, SyncState, XeroConnection
