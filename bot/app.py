@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.handlers import chaser_command, errors, home, lifecycle, middleware
+from bot.handlers import chaser_command, errors, escalation, home, lifecycle, middleware
 from bot.slack_clients import SlackClients
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ LISTENER_MODULES = (
     chaser_command,  # /chaser and its subcommands
     home,  # app_home_opened: the Home tab
     lifecycle,  # app_uninstalled, tokens_revoked
+    escalation,  # escalation cards' Approve / Decline / Snooze, the forewarn's Skip
 )
 
 # Listeners run here after their ack. Bolt's default is 5 threads, which queues the 6th

@@ -15,11 +15,14 @@ from bot.xero.pacing import TenantPacers
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from bot.chasing.escalation import EscalationService
+    from bot.chasing.forewarn import ForewarnService
     from bot.chasing.ports import AlertPoster, Notifier
     from bot.chasing.reminders import ReminderSender
     from bot.chasing.webhooks import ProcessReport, WebhookInbox, WebhookWorker
     from bot.config import Settings
     from bot.secrets import SecretBox
+    from bot.slack_clients import SlackClients
     from bot.xero.auth import XeroOAuth
 
 
@@ -158,3 +161,24 @@ def reminder_sender(
             session_factory=ctx.session_factory, mailer=mailer, clock=ctx.clock, links=links,
             from_address=settings.smtp_from, actor=actor,
         )
+
+
+def escalation_service(ctx: AppDeps, clients: SlackClients) -> EscalationService:
+    """Escalations approved in Slack: cards through `clients`, sends through the reminders
+    engine with a fresh sender each time (each holds its own budget of Xero link calls)."""
+    from bot.chasing.escalation import EscalationService
+    from bot.slack_cards import SlackCardPoster
+
+    return EscalationService(
+        session_factory=ctx.session_factory, clock=ctx.clock, cards=SlackCardPoster(clients),
+        senders=lambda: reminder_sender(ctx),
+    )
+
+
+def forewarn_service(ctx: AppDeps, clients: SlackClients) -> ForewarnService:
+    """The forewarn: tomorrow's plan posted to each organisation's channel, with Skip."""
+    from bot.chasing.forewarn import ForewarnService
+    from bot.slack_cards import SlackCardPoster
+
+    return ForewarnService(session_factory=ctx.session_factory, clock=ctx.clock,
+                           cards=SlackCardPoster(clients))

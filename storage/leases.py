@@ -137,9 +137,11 @@ def latest_leases(session: Session, job_key_prefix: str, limit: int = 20) -> lis
     )
 
 
-def prune_leases(session: Session, *, before: datetime) -> int:
-    """Delete finished leases claimed before `before`; returns how many went."""
-    result = session.execute(
-        delete(JobLease).where(JobLease.finished_at.is_not(None), JobLease.claimed_at < before)
-    )
+def prune_leases(session: Session, *, before: datetime, prefix: str = "") -> int:
+    """Delete finished leases claimed before `before` (whose key starts with `prefix`)."""
+    statement = delete(JobLease).where(JobLease.finished_at.is_not(None),
+                                       JobLease.claimed_at < before)
+    if prefix:
+        statement = statement.where(JobLease.job_key.startswith(prefix, autoescape=True))
+    result = session.execute(statement)
     return result.rowcount or 0

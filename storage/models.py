@@ -746,6 +746,26 @@ class ApprovalCard(Base):
     request: Mapped[ApprovalRequest] = relationship(back_populates="cards")
 
 
+class ForewarnSkip(Base):
+    """A customer someone skipped in the forewarn: not chased in the run of `run_date`.
+
+    The skip itself is enforced by `skipped` rows in the reminders ledger (one per invoice and
+    step the run would have sent); this row says who skipped whom, for the forewarn message.
+    """
+
+    __tablename__ = "forewarn_skips"
+    __table_args__ = (UniqueConstraint("connection_id", "contact_id", "run_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("xero_connections.id", ondelete="CASCADE")
+    )
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    run_date: Mapped[dt.date]
+    skipped_by: Mapped[str] = mapped_column(String(64))
+    skipped_at: Mapped[dt.datetime]
+
+
 class AuditSubject(Base):
     """An invoice or customer one audit entry is about (filled in by storage.audit)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from datetime import date, timedelta
 
 import pytest
@@ -78,7 +79,7 @@ class World:
         self.service = EscalationService(
             session_factory=session_factory, clock=self.clock,
             cards=SlackCardPoster(SlackClients(base_url=slack.api_url, bot_token=BOT_TOKEN)),
-            sender=self.sender,
+            senders=lambda: nullcontext(self.sender),
         )
 
     def chase(self):
@@ -175,9 +176,9 @@ def test_two_managers_approving_at_once_send_one_email(world, migrated_db):
     def click(user: str, engine) -> None:
         service = EscalationService(session_factory=make_session_factory(engine),
                                     clock=world.clock, cards=world.service._cards,
-                                    sender=ReminderSender(
+                                    senders=lambda: nullcontext(ReminderSender(
                                         session_factory=make_session_factory(engine),
-                                        mailer=SmtpMailer(world.smtp.url), clock=world.clock))
+                                        mailer=SmtpMailer(world.smtp.url), clock=world.clock)))
         barrier.wait()
         outcomes[user] = service.approve(request_id, user).ok
 
@@ -278,7 +279,7 @@ def test_cards_are_not_posted_for_an_organisation_without_slack(session_factory,
                             clock=clock)
     service = EscalationService(session_factory=session_factory, clock=clock,
                                 cards=SlackCardPoster(SlackClients(base_url="http://127.0.0.1:9")),
-                                sender=sender)
+                                senders=lambda: nullcontext(sender))
     plan = plan_chase(session_factory, books.connection_id, clock())
     assert sender.run(plan, hold=service.hold).held_for_approval == 1
     with session_scope(session_factory) as session:

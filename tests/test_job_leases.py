@@ -89,3 +89,4 @@ def test_prune_deletes_only_old_finished_leases(session_factory):
         assert prune_leases(session, before=T0 + timedelta(days=1)) == 1
         assert get_lease(session, "old", "2026-03-02") is None
         assert get_lease(session, "running", "2026-03-02") is not None
+

@@ -348,3 +348,38 @@ def test_a_malformed_time_falls_back_to_the_default(value):
     from bot.chasing.scheduler import parse_hhmm
 
     assert parse_hhmm(value, time(10, 0)) == time(10, 0)
+
+
+def test_a_task_ticks_on_one_instance_at_a_time(migrated_db):
+    engines = [make_engine(migrated_db) for _ in range(2)]
+    ticks: list[str] = []
+    lock = threading.Lock()
+
+    def task(owner: str):
+        def run() -> None:
+            with lock:
+                ticks.append(owner)
+        return run
+
+    schedulers = []
+    for n, engine in enumerate(engines):
+        scheduler = ChaseScheduler(make_session_factory(engine), {}, owner=f"instance-{n}")
+        scheduler.add_task("housekeeping", timedelta(seconds=1), task(f"instance-{n}"))
+        schedulers.append(scheduler)
+    try:
+        for scheduler in schedulers:
+            scheduler.start()
+        _wait_for(lambda: all(s.executions("task:housekeeping") >= 3 for s in schedulers),
+                  "three ticks on each instance")
+    finally:
+        for scheduler in schedulers:
+            scheduler.stop()
+    setup = make_session_factory(engines[0])
+    with session_scope(setup) as session:
+        leased = session.scalars(select(JobLease).where(
+            JobLease.job_key == "task:housekeeping")).all()
+    for engine in engines:
+        engine.dispose()
+    # Each tick ran once, on whichever instance claimed it: never twice.
+    assert len(ticks) == len(leased) >= 3
+    assert len({lease.occurrence for lease in leased}) == len(leased)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -91,12 +92,13 @@ class EscalationService:
         session_factory: sessionmaker[Session],
         clock: Callable[[], datetime],
         cards: SlackCards,
-        sender: ReminderSender,
+        senders: Callable[[], AbstractContextManager[ReminderSender]],
     ) -> None:
         self._sessions = session_factory
         self._clock = clock
         self._cards = cards
-        self._sender = sender
+        # A sender per use: each holds a budget of Xero calls for online invoice links.
+        self._senders = senders
 
     # Asking ----------------------------------------------------------------------------
 
@@ -122,7 +124,8 @@ class EscalationService:
     def request_approval(self, email: PlannedEmail, message_id: str) -> int | None:
         """Record the request for a held email and post its cards; None if already asked."""
         plan = self._setting_plan(email.connection_id)
-        rendered = self._sender.preview(plan, email)
+        with self._senders() as sender:
+            rendered = sender.preview(plan, email)
         address = f" <{email.sender.email}>" if email.sender.email else ""
         preview = {"sender": f"{email.sender.name}{address}", "recipients": list(email.recipients),
                    "subject": rendered.subject, "body": rendered.text}
@@ -280,8 +283,9 @@ class EscalationService:
         return Decision(False, messages.ESCALATION_NOT_MANAGER)
 
     def _decide(self, request_id: int, user_id: str, *, to: ApprovalStatus, action: str,
-                ask_again_at: datetime | None = None) -> Decision:
+                snooze_for: timedelta | None = None) -> Decision:
         now = self._clock()
+        ask_again_at = now + snooze_for if snooze_for is not None else None
         with session_scope(self._sessions) as session:
             won = approvals.transition(session, request_id, from_statuses=approvals.UNDECIDED,
                                        to=to, now=now, by=user_id, ask_again_at=ask_again_at)
@@ -338,7 +342,7 @@ class EscalationService:
             return refused
         return self._decide(request_id, user_id, to=ApprovalStatus.SNOOZED,
                             action="escalation.snoozed",
-                            ask_again_at=self._clock() + timedelta(hours=hours))
+                            snooze_for=timedelta(hours=hours))
 
     # Sending ---------------------------------------------------------------------------
 
@@ -358,7 +362,8 @@ class EscalationService:
                               if skip.invoice_id in {i for i, _ in wanted}})
             return self._finish(request_id, ApprovalStatus.WITHDRAWN,
                                 messages.escalation_nothing_to_send(reasons), None)
-        result = self._sender.run(replace(plan, emails=emails, skipped=[], upcoming=[]))
+        with self._senders() as sender:
+            result = sender.run(replace(plan, emails=emails, skipped=[], upcoming=[]))
         if result.emails_sent:
             to = sorted({address for email in emails for address in email.recipients})
             return self._finish(request_id, ApprovalStatus.SENT,

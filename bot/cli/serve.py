@@ -13,7 +13,7 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from slack_bolt.error import BoltError
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 # Seconds uvicorn gives in-flight requests after SIGTERM before closing them.
 GRACEFUL_SECONDS = 20
+ESCALATION_TICK = timedelta(minutes=1)
 
 
 class Service(Protocol):
@@ -142,15 +143,20 @@ class Runtime:
 
 
 def job_handlers(
-    deps: AppDeps, *, alerts: AlertService | None = None
+    deps: AppDeps, clients: SlackClients, *, alerts: AlertService | None = None
 ) -> dict[JobKind, JobHandler]:
     """What each scheduled job runs, per organisation and local day.
 
-    Sync is wired here (then the large-overdue alerts: falling overdue is a change of date no
-    webhook reports); the digest, forewarn and chase runs are added by their own modules
-    (replace the placeholders below with one line each)."""
+    Sync (then the large-overdue alerts: falling overdue is a change of date no webhook
+    reports), the forewarn and the chase run (sync first, escalations held for a manager's
+    card) are wired here; the digest is added by its own module (replace its placeholder)."""
+    from bot.chasing.chase_run import chase_organisation
     from bot.chasing.scheduler import JobKind
-    from bot.chasing.sync import sync_all
+    from bot.chasing.sync import SyncService, sync_all
+    from bot.deps import escalation_service, forewarn_service, reminder_sender
+
+    escalations = escalation_service(deps, clients)
+    forewarns = forewarn_service(deps, clients)
 
     def sync(connection_id: int, _day: date) -> str | None:
         (report,) = sync_all(deps, connection_ids=[connection_id])
@@ -159,6 +165,24 @@ def job_handlers(
         if alerts is not None:
             alerts.announce_overdue(connection_id)
         return report.outcome
+
+    def chase(connection_id: int, _day: date) -> str | None:
+        with reminder_sender(deps) as sender:
+            outcome = chase_organisation(
+                connection_id, session_factory=deps.session_factory, clock=deps.clock,
+                sender=sender, sync=SyncService(deps).sync, hold=escalations.hold,
+            )
+        if outcome.stopped:
+            raise RuntimeError(outcome.stopped)
+        result = outcome.result
+        if result is None or not result.window_open:
+            return "window closed"
+        if result.stopped:
+            raise RuntimeError(result.stopped)
+        return f"sent {result.emails_sent}"
+
+    def forewarn(connection_id: int, run_day: date) -> str | None:
+        return forewarns.post(connection_id, run_day)
 
     def not_wired(kind: str) -> JobHandler:
         def run(connection_id: int, _day: date) -> str | None:
@@ -171,16 +195,28 @@ def job_handlers(
     return {
         JobKind.SYNC: sync,
         JobKind.DIGEST: not_wired("digest"),
-        JobKind.FOREWARN: not_wired("forewarn"),
-        JobKind.CHASE: not_wired("chase"),
+        JobKind.FOREWARN: forewarn,
+        JobKind.CHASE: chase,
     }
+
+
+def build_scheduler_for(deps: AppDeps, clients: SlackClients, *,
+                        alerts: AlertService | None = None) -> object:
+    """The scheduler with every organisation's jobs and the escalation housekeeping task."""
+    from bot.chasing.scheduler import build_scheduler
+    from bot.deps import escalation_service
+
+    scheduler = build_scheduler(deps.session_factory,
+                                job_handlers(deps, clients, alerts=alerts))
+    # Snoozed escalations asked again, cards that never posted retried, late sends settled.
+    scheduler.add_task("escalations", ESCALATION_TICK, escalation_service(deps, clients).tick)
+    return scheduler
 
 
 def build_runtime(settings: Settings) -> Runtime:
     """Check Slack's settings, wire the app and its services (nothing is started yet)."""
     from bot.app import create_app
     from bot.chasing.alerts import AlertService
-    from bot.chasing.scheduler import build_scheduler
     from bot.cli.support import migrated_context
     from bot.slack_alerts import SlackAlertPoster
     from bot.slack_clients import SlackClients
@@ -208,8 +244,7 @@ def build_runtime(settings: Settings) -> Runtime:
 
         webhooks, worker = build_webhooks(deps, poster=poster)
         services.append(WorkerService(worker))
-    services.append(SchedulerService(build_scheduler(deps.session_factory,
-                                                     job_handlers(deps, alerts=alerts))))
+    services.append(SchedulerService(build_scheduler_for(deps, clients, alerts=alerts)))
     if settings.slack_socket_mode:
         token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]
         services.append(SocketModeService(app, token))

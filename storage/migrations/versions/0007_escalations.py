@@ -1,4 +1,4 @@
-"""Escalations (approval requests and their Slack cards), the audit trail index, job leases.
+"""Escalations (approval requests, their Slack cards), forewarn skips, the audit index, leases.
 
 Revision ID: 0007
 Revises: 0006
@@ -91,6 +91,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("approval_cards") as batch:
         batch.create_index("ix_approval_cards_request_id", ["request_id"])
+    op.create_table(
+        "forewarn_skips",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("connection_id", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.Column("run_date", sa.Date(), nullable=False),
+        sa.Column("skipped_by", sa.String(64), nullable=False),
+        sa.Column("skipped_at", UTC_DATETIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["connection_id"], ["xero_connections.id"],
+            name=op.f("fk_forewarn_skips_connection_id_xero_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contacts.id"],
+            name=op.f("fk_forewarn_skips_contact_id_contacts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_forewarn_skips")),
+        sa.UniqueConstraint("connection_id", "contact_id", "run_date",
+                            name=op.f("uq_forewarn_skips_connection_id_contact_id_run_date")),
+    )
     # The audit trail's index: which invoices and customers each entry is about, so one
     # invoice's history is an indexed lookup rather than a scan of every entry's JSON.
     op.create_table(
@@ -113,6 +135,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("audit_subjects")
+    op.drop_table("forewarn_skips")
     op.drop_table("approval_cards")
     op.drop_table("approval_requests")
     op.drop_table("job_leases")

@@ -1,0 +1,96 @@
+"""Escalation cards (Approve, Decline, Snooze) and the forewarn's Skip: ack, decide, reply.
+
+Each click is acknowledged first; the decision (which may send an email) runs after the ack
+on the app's listener pool. Whoever may not decide is told so privately (response_url); the
+card itself is updated in place by the service for everyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from bot import messages
+from bot.chasing.ports import CardRef
+from bot.handlers.errors import tell
+from bot.ids import Action
+from bot.payloads import EscalationRef, PayloadError, SkipRef, decode_as
+
+if TYPE_CHECKING:
+    from slack_bolt import Ack, App
+    from slack_sdk import WebClient
+
+    from bot.deps import AppDeps
+
+log = logging.getLogger(__name__)
+
+
+def _value(body: dict[str, Any]) -> str | None:
+    action = (body.get("actions") or [{}])[0]
+    return (action.get("selected_option") or {}).get("value") or action.get("value")
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def _team(body: dict[str, Any]) -> str:
+    return str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
+
+
+def register(app: App, deps: AppDeps) -> None:
+    """Listen to the escalation cards' controls and the forewarn's Skip buttons."""
+    from bot.deps import escalation_service, forewarn_service
+
+    clients = app.clients  # type: ignore[attr-defined]
+    escalations = escalation_service(deps, clients)
+    forewarns = forewarn_service(deps, clients)
+
+    def decide(body: dict[str, Any], client: WebClient, how: str) -> None:
+        try:
+            ref = decode_as(_value(body), EscalationRef)
+        except PayloadError:
+            tell(messages.ESCALATION_UNKNOWN, body, client)
+            return
+        user = _user(body)
+        if how == "approve":
+            decision = escalations.approve(ref.r, user)
+        elif how == "decline":
+            decision = escalations.decline(ref.r, user)
+        else:
+            decision = escalations.snooze(ref.r, user, ref.h or 24)
+        if decision.reply is not None:
+            tell(decision.reply.render(messages.SLACK), body, client)
+
+    @app.action(Action.ESCALATION_APPROVE)
+    def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        decide(body, client, "approve")
+
+    @app.action(Action.ESCALATION_DECLINE)
+    def decline(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        decide(body, client, "decline")
+
+    @app.action(Action.ESCALATION_SNOOZE)
+    def snooze(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        decide(body, client, "snooze")
+
+    @app.action(Action.FOREWARN_SKIP)
+    def skip(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        try:
+            ref = decode_as(_value(body), SkipRef)
+            run_date = date.fromisoformat(ref.d)
+        except (PayloadError, ValueError):
+            tell(messages.ESCALATION_UNKNOWN, body, client)
+            return
+        result = forewarns.skip(ref.c, ref.k, run_date, _user(body))
+        container = body.get("container") or {}
+        if result.view is not None and container.get("message_ts"):
+            card = CardRef(str(container.get("channel_id")), str(container["message_ts"]))
+            forewarns.update(_team(body), card, result.view)
+        if result.reply is not None:
+            tell(result.reply.render(messages.SLACK), body, client)
