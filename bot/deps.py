@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from bot.chasing.escalation import EscalationService
     from bot.chasing.forewarn import ForewarnService
+    from bot.chasing.permissions import Permissions
     from bot.chasing.ports import AlertPoster, Notifier
     from bot.chasing.reminders import ReminderSender
     from bot.chasing.webhooks import ProcessReport, WebhookInbox, WebhookWorker
@@ -163,7 +164,16 @@ def reminder_sender(
         )
 
 
-def escalation_service(ctx: AppDeps, clients: SlackClients) -> EscalationService:
+def slack_permissions(ctx: AppDeps, clients: SlackClients) -> Permissions:
+    """Who may do what, asking Slack who the workspace's admins are."""
+    from bot.chasing.permissions import Permissions
+    from bot.slack_people import SlackDirectory
+
+    return Permissions(ctx.session_factory, SlackDirectory(clients.for_team), ctx.clock)
+
+
+def escalation_service(ctx: AppDeps, clients: SlackClients,
+                       permissions: Permissions | None = None) -> EscalationService:
     """Escalations approved in Slack: cards through `clients`, sends through the reminders
     engine with a fresh sender each time (each holds its own budget of Xero link calls)."""
     from bot.chasing.escalation import EscalationService
@@ -172,13 +182,16 @@ def escalation_service(ctx: AppDeps, clients: SlackClients) -> EscalationService
     return EscalationService(
         session_factory=ctx.session_factory, clock=ctx.clock, cards=SlackCardPoster(clients),
         senders=lambda: reminder_sender(ctx),
+        permissions=permissions or slack_permissions(ctx, clients),
     )
 
 
-def forewarn_service(ctx: AppDeps, clients: SlackClients) -> ForewarnService:
+def forewarn_service(ctx: AppDeps, clients: SlackClients,
+                     permissions: Permissions | None = None) -> ForewarnService:
     """The forewarn: tomorrow's plan posted to each organisation's channel, with Skip."""
     from bot.chasing.forewarn import ForewarnService
     from bot.slack_cards import SlackCardPoster
 
     return ForewarnService(session_factory=ctx.session_factory, clock=ctx.clock,
-                           cards=SlackCardPoster(clients))
+                           cards=SlackCardPoster(clients),
+                           permissions=permissions or slack_permissions(ctx, clients))

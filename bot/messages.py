@@ -501,10 +501,6 @@ ESCALATION_DECIDED = {
     "snoozed": ":alarm_clock: Snoozed by {who} on {when}: you'll be asked again on {until}.",
     "withdrawn": ":heavy_minus_sign: No longer needed ({outcome}).",
 }
-ESCALATION_NOT_MANAGER = say(
-    "Only chaser-bot's managers can approve, decline or snooze escalations. Ask an admin to "
-    "add you with {cmd[settings]}."
-)
 ESCALATION_ALREADY_DECIDED = "This escalation was already handled: {state}."
 ESCALATION_STEPS = {"overdue": "{days} days overdue", "before_due": "due in {days} days",
                     "paid": "a thank-you"}
@@ -536,9 +532,6 @@ FOREWARN_MORE = "…and {count} more customers: run {command} for the whole plan
 FOREWARN_FALLBACK = "Tomorrow's chase for {organisation}: {emails} emails for {total}"
 FOREWARN_SKIP_DONE = "{customer} won't be chased on {run_date}."
 FOREWARN_SKIP_TOO_LATE = "Tomorrow's chase for this plan has already run, so nothing was skipped."
-FOREWARN_SKIP_NOT_ALLOWED = say(
-    "Only chaser-bot's admins can skip customers here. Ask an admin, or see {cmd[settings]}."
-)
 
 
 # /chaser look-ups and organisations ------------------------------------------------------------

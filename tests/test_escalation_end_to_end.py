@@ -107,7 +107,7 @@ def test_an_escalation_is_approved_in_slack_and_its_email_goes_once(stage):
                   ts=card_ts)
     refusal = app.fake.wait_for_hook(hook)[0]
     assert refusal["response_type"] == "ephemeral"
-    assert "Only chaser-bot's managers" in refusal["text"]
+    assert refusal["text"].startswith("Only managers can approve escalated emails")
     assert mail.received == []
 
     # A manager approves: the escalated email goes, once, and both managers' cards say so.

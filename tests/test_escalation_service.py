@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from bot.chasing.escalation import EscalationService
 from bot.chasing.mailer import SmtpMailer
+from bot.chasing.permissions import Actor, NoDirectory, Permissions
 from bot.chasing.plan import plan_chase
 from bot.chasing.policy import SkipReason
 from bot.chasing.reminders import ReminderSender
@@ -65,6 +66,7 @@ class World:
             workspace = get_or_create_workspace(session, DEFAULT_TEAM)
             session.execute(update(XeroConnection).values(workspace_id=workspace.id))
             set_workspace_members(session, workspace.id, MemberRole.MANAGER, [BOSS, DEPUTY])
+            self.workspace_id = workspace.id
         escalated = ScheduleSpec("Default", (StepSpec(
             Part.OVERDUE, 1, "final_notice", escalated_sender=True, escalated_recipients=True,
             needs_approval=True),))
@@ -79,8 +81,14 @@ class World:
         self.service = EscalationService(
             session_factory=session_factory, clock=self.clock,
             cards=SlackCardPoster(SlackClients(base_url=slack.api_url, bot_token=BOT_TOKEN)),
-            senders=lambda: nullcontext(self.sender),
+            senders=lambda: nullcontext(self.sender), permissions=self.permissions(session_factory),
         )
+
+    def permissions(self, session_factory) -> Permissions:
+        return Permissions(session_factory, NoDirectory(), self.clock)
+
+    def actor(self, user: str) -> Actor:
+        return Actor(user_id=user, team_id=DEFAULT_TEAM, workspace_id=self.workspace_id)
 
     def chase(self):
         plan = plan_chase(self.session_factory, self.books.connection_id, self.clock())
@@ -143,7 +151,7 @@ def test_with_an_approvals_channel_one_card_goes_there(world, slack):
 def test_approval_sends_the_escalated_email_once_and_updates_every_card(world, slack):
     world.chase()
     request = world.request()
-    assert world.service.approve(request.id, BOSS).ok
+    assert world.service.approve(request.id, world.actor(BOSS)).ok
     assert len(world.smtp.received) == 1
     sent = world.smtp.received[0]
     assert sent.rcpt_tos == ["ceo@acme.example"]
@@ -159,7 +167,7 @@ def test_approval_sends_the_escalated_email_once_and_updates_every_card(world, s
         assert "email sent" in _decision_line(blocks)
         assert all(b.get("block_id") != Block.ESCALATION_ACTIONS for b in blocks)
     # The deputy clicks the old card a moment later: nothing more happens.
-    late = world.service.approve(request.id, DEPUTY)
+    late = world.service.approve(request.id, world.actor(DEPUTY))
     assert not late.ok and "already handled" in late.reply.render(SLACK)
     assert len(world.smtp.received) == 1
     assert ("escalation.approved", BOSS) in world.actions()
@@ -178,9 +186,10 @@ def test_two_managers_approving_at_once_send_one_email(world, migrated_db):
                                     clock=world.clock, cards=world.service._cards,
                                     senders=lambda: nullcontext(ReminderSender(
                                         session_factory=make_session_factory(engine),
-                                        mailer=SmtpMailer(world.smtp.url), clock=world.clock)))
+                                        mailer=SmtpMailer(world.smtp.url), clock=world.clock)),
+                                    permissions=world.permissions(make_session_factory(engine)))
         barrier.wait()
-        outcomes[user] = service.approve(request_id, user).ok
+        outcomes[user] = service.approve(request_id, world.actor(user)).ok
 
     threads = [threading.Thread(target=click, args=(user, engine))
                for user, engine in zip((BOSS, DEPUTY), engines, strict=True)]
@@ -197,9 +206,11 @@ def test_two_managers_approving_at_once_send_one_email(world, migrated_db):
 def test_someone_who_is_not_a_manager_is_refused_and_the_try_is_audited(world, slack):
     world.chase()
     request = world.request()
-    refused = world.service.approve(request.id, CLERK)
+    refused = world.service.approve(request.id, world.actor(CLERK))
     assert not refused.ok
-    assert "Only chaser-bot's managers" in refused.reply.render(SLACK)
+    assert refused.reply.render(SLACK) == (
+        "Only managers can approve escalated emails: the managers named in settings "
+        f"(<@{BOSS}>, <@{DEPUTY}>).")
     assert world.request().status is ApprovalStatus.PENDING
     assert world.smtp.received == []
     assert ("escalation.refused", CLERK) in world.actions()
@@ -208,7 +219,7 @@ def test_someone_who_is_not_a_manager_is_refused_and_the_try_is_audited(world, s
 
 def test_declining_stops_chasing_the_invoice(world, slack):
     world.chase()
-    assert world.service.decline(world.request().id, DEPUTY).ok
+    assert world.service.decline(world.request().id, world.actor(DEPUTY)).ok
     assert world.ledger() == [ReminderState.DECLINED]
     with session_scope(world.session_factory) as session:
         invoice = session.get(Invoice, world.invoice)
@@ -225,7 +236,7 @@ def test_declining_stops_chasing_the_invoice(world, slack):
 def test_a_snoozed_escalation_is_asked_again_after_the_chosen_time(world, slack):
     world.chase()
     request_id = world.request().id
-    assert world.service.snooze(request_id, BOSS, 24).ok
+    assert world.service.snooze(request_id, world.actor(BOSS), 24).ok
     assert world.request().status is ApprovalStatus.SNOOZED
     assert "Snoozed by" in _decision_line(slack.calls_to("chat.update", ok=True)[-1].args["blocks"])
     world.clock.now += timedelta(hours=23)
@@ -246,7 +257,7 @@ def test_a_snoozed_escalation_is_asked_again_after_the_chosen_time(world, slack)
 def test_a_refused_send_is_retried_by_the_next_chase_run_and_settled(world, slack):
     world.chase()
     world.smtp.handler.refuse_next.append("451 4.3.0 try again later")
-    world.service.approve(world.request().id, BOSS)
+    world.service.approve(world.request().id, world.actor(BOSS))
     assert world.request().status is ApprovalStatus.SEND_FAILED
     assert world.ledger() == [ReminderState.APPROVED]
     assert "did not go" in _decision_line(slack.calls_to("chat.update", ok=True)[-1].args["blocks"])
@@ -262,7 +273,7 @@ def test_an_escalation_approved_after_the_invoice_was_paid_sends_nothing(world):
     with session_scope(world.session_factory) as session:
         invoice = session.get(Invoice, world.invoice)
         invoice.status, invoice.amount_due = "PAID", 0
-    world.service.approve(world.request().id, BOSS)
+    world.service.approve(world.request().id, world.actor(BOSS))
     assert world.request().status is ApprovalStatus.WITHDRAWN
     assert world.smtp.received == []
 
@@ -279,9 +290,20 @@ def test_cards_are_not_posted_for_an_organisation_without_slack(session_factory,
                             clock=clock)
     service = EscalationService(session_factory=session_factory, clock=clock,
                                 cards=SlackCardPoster(SlackClients(base_url="http://127.0.0.1:9")),
-                                senders=lambda: nullcontext(sender))
+                                senders=lambda: nullcontext(sender),
+                                permissions=Permissions(session_factory, NoDirectory(), clock))
     plan = plan_chase(session_factory, books.connection_id, clock())
     assert sender.run(plan, hold=service.hold).held_for_approval == 1
     with session_scope(session_factory) as session:
         assert session.scalars(select(ApprovalRequest.status)).all() == [ApprovalStatus.PENDING]
         assert session.scalars(select(ApprovalCard)).all() == []
+
+
+def test_with_no_manager_named_the_admins_are_asked_and_may_approve(world, slack):
+    with session_scope(world.session_factory) as session:
+        set_workspace_members(session, world.workspace_id, MemberRole.MANAGER, [])
+        set_workspace_members(session, world.workspace_id, MemberRole.ADMIN, [CLERK])
+    world.chase()
+    assert [c.args["channel"] for c in slack.calls_to("chat.postMessage", ok=True)] == [CLERK]
+    assert world.service.approve(world.request().id, world.actor(CLERK)).ok
+    assert len(world.smtp.received) == 1

@@ -28,6 +28,7 @@ from bot import messages
 from bot.chasing.audit_trail import render_trail, trail_lines
 from bot.chasing.emails import date_text, email_locale, money_text
 from bot.chasing.escalation_view import CardInvoice, EmailPreview, EscalationView
+from bot.chasing.permissions import Actor, Capability, NotAllowed, Permissions
 from bot.chasing.plan import ChasePlan, PlannedEmail, plan_chase
 from bot.chasing.policy import SKIP_REASON_LABELS
 from bot.chasing.ports import CardRef, SlackCards
@@ -44,11 +45,9 @@ from storage.models import (
     ApprovalStatus,
     Contact,
     Invoice,
-    MemberRole,
     ReminderState,
     XeroConnection,
 )
-from storage.repositories import workspace_member_ids
 from storage.settings import organisation_settings
 
 log = logging.getLogger(__name__)
@@ -93,8 +92,10 @@ class EscalationService:
         clock: Callable[[], datetime],
         cards: SlackCards,
         senders: Callable[[], AbstractContextManager[ReminderSender]],
+        permissions: Permissions,
     ) -> None:
         self._sessions = session_factory
+        self._permissions = permissions
         self._clock = clock
         self._cards = cards
         # A sender per use: each holds a budget of Xero calls for online invoice links.
@@ -163,10 +164,10 @@ class EscalationService:
                 return 0
             team = connection.workspace.slack_team_id
             channel = organisation_settings(session, connection.id).approvals_channel_id
-            managers = workspace_member_ids(session, connection.workspace_id, MemberRole.MANAGER)
+            workspace_id = connection.workspace_id
         if team == CLI_WORKSPACE_TEAM_ID:
             return 0  # no Slack: `chaser chase --dry-run` lists what waits for approval
-        destinations = [channel] if channel else managers
+        destinations = [channel] if channel else self._permissions.approvers(workspace_id)
         if not destinations:
             log.warning("Escalation %s waits for approval but no approvals channel or manager "
                         "is set (/chaser settings)", request_id)
@@ -261,26 +262,30 @@ class EscalationService:
 
     # Deciding --------------------------------------------------------------------------
 
-    def _refusal(self, request_id: int, user_id: str, decision: str) -> Decision | None:
-        """None when `user_id` may decide; else the reply, and the try is audited."""
+    def _refusal(self, request_id: int, actor: Actor, decision: str) -> Decision | None:
+        """None when `actor` may decide (bot/chasing/permissions.py says who may); else the
+        reply saying who can, and the try is on the invoices' record too."""
         with session_scope(self._sessions) as session:
             request = approvals.get_request(session, request_id)
-            connection = (session.get(XeroConnection, request.connection_id)
-                          if request else None)
-            if request is None or connection is None:
+            if request is None:
                 return Decision(False, messages.plain(messages.ESCALATION_UNKNOWN))
-            managers = workspace_member_ids(session, connection.workspace_id, MemberRole.MANAGER)
-            if user_id in managers:
-                return None
-            invoices = list(session.scalars(
-                select(Invoice).where(Invoice.id.in_(request.invoice_ids))))
-            record_audit(
-                session, action="escalation.refused", actor=user_id, at=self._clock(),
-                workspace_id=connection.workspace_id, connection_id=connection.id,
-                detail={"request_id": request_id, "decision": decision,
-                        "invoices": _invoice_detail(invoices)},
-            )
-        return Decision(False, messages.ESCALATION_NOT_MANAGER)
+            connection_id, invoice_ids = request.connection_id, list(request.invoice_ids)
+        try:
+            self._permissions.require(actor, Capability.APPROVE_ESCALATIONS,
+                                      connection_id=connection_id)
+        except NotAllowed as refused:
+            with session_scope(self._sessions) as session:
+                invoices = list(session.scalars(
+                    select(Invoice).where(Invoice.id.in_(invoice_ids))))
+                record_audit(
+                    session, action="escalation.refused", actor=actor.user_id,
+                    at=self._clock(), workspace_id=actor.workspace_id,
+                    connection_id=connection_id,
+                    detail={"request_id": request_id, "decision": decision,
+                            "invoices": _invoice_detail(invoices)},
+                )
+            return Decision(False, refused.message)
+        return None
 
     def _decide(self, request_id: int, user_id: str, *, to: ApprovalStatus, action: str,
                 snooze_for: timedelta | None = None) -> Decision:
@@ -315,32 +320,32 @@ class EscalationService:
         self.update_cards(request_id)
         return Decision(True)
 
-    def approve(self, request_id: int, user_id: str) -> Decision:
+    def approve(self, request_id: int, actor: Actor) -> Decision:
         """A manager approves: the escalated email goes now, once; the cards say so."""
-        refused = self._refusal(request_id, user_id, "approve")
+        refused = self._refusal(request_id, actor, "approve")
         if refused is not None:
             return refused
-        decided = self._decide(request_id, user_id, to=ApprovalStatus.APPROVED,
+        decided = self._decide(request_id, actor.user_id, to=ApprovalStatus.APPROVED,
                                action="escalation.approved")
         if decided.ok:
             self.send_approved(request_id)
             self.update_cards(request_id)
         return decided
 
-    def decline(self, request_id: int, user_id: str) -> Decision:
+    def decline(self, request_id: int, actor: Actor) -> Decision:
         """A manager declines: the email never goes and its invoices stop being chased."""
-        refused = self._refusal(request_id, user_id, "decline")
+        refused = self._refusal(request_id, actor, "decline")
         if refused is not None:
             return refused
-        return self._decide(request_id, user_id, to=ApprovalStatus.DECLINED,
+        return self._decide(request_id, actor.user_id, to=ApprovalStatus.DECLINED,
                             action="escalation.declined")
 
-    def snooze(self, request_id: int, user_id: str, hours: int) -> Decision:
+    def snooze(self, request_id: int, actor: Actor, hours: int) -> Decision:
         """A manager snoozes: the question comes back (a new card) after `hours`."""
-        refused = self._refusal(request_id, user_id, "snooze")
+        refused = self._refusal(request_id, actor, "snooze")
         if refused is not None:
             return refused
-        return self._decide(request_id, user_id, to=ApprovalStatus.SNOOZED,
+        return self._decide(request_id, actor.user_id, to=ApprovalStatus.SNOOZED,
                             action="escalation.snoozed",
                             snooze_for=timedelta(hours=hours))
 

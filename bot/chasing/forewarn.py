@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import messages
 from bot.chasing.emails import email_locale, money_text
 from bot.chasing.forewarn_view import ForewarnCustomer, ForewarnView
+from bot.chasing.permissions import Actor, Capability, NotAllowed, Permissions
 from bot.chasing.plan import ChasePlan, PlannedEmail, build_plan, chase_window
 from bot.chasing.ports import CardRef, SlackCards
 from bot.chasing.timezones import org_zone
@@ -32,11 +33,9 @@ from storage.forewarn import record_skip, skips_for
 from storage.models import (
     CLI_WORKSPACE_TEAM_ID,
     Contact,
-    MemberRole,
     ReminderState,
     XeroConnection,
 )
-from storage.repositories import workspace_member_ids
 from storage.settings import organisation_settings
 
 log = logging.getLogger(__name__)
@@ -69,8 +68,10 @@ class ForewarnService:
         session_factory: sessionmaker[Session],
         clock: Callable[[], datetime],
         cards: SlackCards,
+        permissions: Permissions,
     ) -> None:
         self._sessions = session_factory
+        self._permissions = permissions
         self._clock = clock
         self._cards = cards
 
@@ -149,18 +150,19 @@ class ForewarnService:
 
     # Skipping ---------------------------------------------------------------------------
 
-    def skip(self, connection_id: int, contact_id: int, run_date: date, user_id: str
+    def skip(self, connection_id: int, contact_id: int, run_date: date, actor: Actor
              ) -> SkipResult:
         """Hold back everything the run on `run_date` would send this customer (audited)."""
         now = self._clock()
+        user_id = actor.user_id
+        try:  # the digest's rule: anyone, unless the organisation narrows buttons to admins
+            self._permissions.require(actor, Capability.USE_BUTTONS, connection_id=connection_id)
+        except NotAllowed as refused:
+            return SkipResult(False, refused.message)
         with session_scope(self._sessions) as session:
             connection = session.get(XeroConnection, connection_id)
             if connection is None:
                 return SkipResult(False, messages.plain(messages.ESCALATION_UNKNOWN))
-            if organisation_settings(session, connection_id).buttons_admins_only and (
-                user_id not in workspace_member_ids(session, connection.workspace_id,
-                                                    MemberRole.ADMIN)):
-                return SkipResult(False, messages.FOREWARN_SKIP_NOT_ALLOWED)
             plan, opens = self._plan_for(session, connection_id, run_date)
             if plan is None or now >= opens:
                 return SkipResult(False, messages.plain(messages.FOREWARN_SKIP_TOO_LATE))

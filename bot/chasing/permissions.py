@@ -135,6 +135,13 @@ class Permissions:
             who = self._who_can(session, actor.workspace_id, capability)
         raise NotAllowed(say(messages.NOT_ALLOWED[capability], who=who))
 
+    def approvers(self, workspace_id: int | None) -> list[str]:
+        """Who to ask for an escalation's approval: the managers, else the admins named here
+        and whoever connected an organisation (Slack's own admins cannot be listed)."""
+        with session_scope(self._session_factory) as session:
+            admins, managers, connectors = self._named(session, workspace_id)
+        return managers or list(dict.fromkeys(admins + connectors))
+
     # Internals -----------------------------------------------------------------------------
 
     def _named(self, session: Session, workspace_id: int | None

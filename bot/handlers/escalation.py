@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot import messages
 from bot.chasing.ports import CardRef
 from bot.handlers.errors import tell
+from bot.handlers.support import actor_of, services
 from bot.ids import Action
 from bot.payloads import EscalationRef, PayloadError, SkipRef, decode_as
 
@@ -31,10 +32,6 @@ def _value(body: dict[str, Any]) -> str | None:
     return (action.get("selected_option") or {}).get("value") or action.get("value")
 
 
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
 def _team(body: dict[str, Any]) -> str:
     return str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
 
@@ -44,42 +41,43 @@ def register(app: App, deps: AppDeps) -> None:
     from bot.deps import escalation_service, forewarn_service
 
     clients = app.clients  # type: ignore[attr-defined]
-    escalations = escalation_service(deps, clients)
-    forewarns = forewarn_service(deps, clients)
+    permissions = services(app, deps).permissions
+    escalations = escalation_service(deps, clients, permissions)
+    forewarns = forewarn_service(deps, clients, permissions)
 
-    def decide(body: dict[str, Any], client: WebClient, how: str) -> None:
+    def decide(body: dict[str, Any], context: Any, client: WebClient, how: str) -> None:
         try:
             ref = decode_as(_value(body), EscalationRef)
         except PayloadError:
             tell(messages.ESCALATION_UNKNOWN, body, client)
             return
-        user = _user(body)
+        actor = actor_of(body, context)
         if how == "approve":
-            decision = escalations.approve(ref.r, user)
+            decision = escalations.approve(ref.r, actor)
         elif how == "decline":
-            decision = escalations.decline(ref.r, user)
+            decision = escalations.decline(ref.r, actor)
         else:
-            decision = escalations.snooze(ref.r, user, ref.h or 24)
+            decision = escalations.snooze(ref.r, actor, ref.h or 24)
         if decision.reply is not None:
             tell(decision.reply.render(messages.SLACK), body, client)
 
     @app.action(Action.ESCALATION_APPROVE)
-    def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def approve(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
         ack()
-        decide(body, client, "approve")
+        decide(body, context, client, "approve")
 
     @app.action(Action.ESCALATION_DECLINE)
-    def decline(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def decline(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
         ack()
-        decide(body, client, "decline")
+        decide(body, context, client, "decline")
 
     @app.action(Action.ESCALATION_SNOOZE)
-    def snooze(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def snooze(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
         ack()
-        decide(body, client, "snooze")
+        decide(body, context, client, "snooze")
 
     @app.action(Action.FOREWARN_SKIP)
-    def skip(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def skip(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
         ack()
         try:
             ref = decode_as(_value(body), SkipRef)
@@ -87,7 +85,7 @@ def register(app: App, deps: AppDeps) -> None:
         except (PayloadError, ValueError):
             tell(messages.ESCALATION_UNKNOWN, body, client)
             return
-        result = forewarns.skip(ref.c, ref.k, run_date, _user(body))
+        result = forewarns.skip(ref.c, ref.k, run_date, actor_of(body, context))
         container = body.get("container") or {}
         if result.view is not None and container.get("message_ts"):
             card = CardRef(str(container.get("channel_id")), str(container["message_ts"]))
