@@ -7,3 +7,18 @@ pytest_plugins = [
     "tests.fixtures.sync_world",
     "tests.fakes.smtp",
 ]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line per reason tests were skipped, with a count, instead of one per test."""
+    from collections import Counter
+
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.write_sep("-", "skipped (README: Tests says how to run them)")
+        for reason, count in reasons.most_common():
+            terminalreporter.write_line(f"{count:5d}  {reason}")

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import jsonschema
-import pytest
 import yaml
 
 from bot.ids import Command, Event
 from bot.slack_clients import BOT_SCOPES
 from tests.fixtures.slack import SlackWorld
+from tests.needs import SLACK_MANIFEST_SCHEMA_DIR, folder_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,10 +21,8 @@ def load_manifest() -> dict:
 
 
 def test_manifest_validates_against_slack_schema():
-    folder = os.environ.get("SLACK_MANIFEST_SCHEMA_DIR")
-    if not folder:
-        pytest.skip("SLACK_MANIFEST_SCHEMA_DIR is unset: Slack's manifest schema is not available")
-    schema = json.loads((Path(folder) / "manifest.schema.1.0.0.json").read_text())
+    path = folder_file(SLACK_MANIFEST_SCHEMA_DIR, "manifest.schema.1.0.0.json")
+    schema = json.loads(path.read_text())
     jsonschema.validate(load_manifest(), schema)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.chasing.receivables import (
     OPEN_RECEIVABLE_STATUSES,
@@ -23,8 +23,7 @@ from bot.chasing.receivables import (
 )
 from bot.chasing.receivables_service import ReceivablesService, open_receivables
 from bot.chasing.timezones import XERO_TIMEZONES, org_zone
-
-SPEC = Path("/work/shared/xero-openapi/xero_accounting.yaml")
+from tests.needs import XERO_OPENAPI_DIR, folder_file
 
 
 @pytest.mark.parametrize(
@@ -97,10 +96,7 @@ def test_unknown_or_missing_timezone_falls_back_to_utc():
 
 
 def test_every_timezone_in_the_xero_spec_is_mapped():
-    yaml = pytest.importorskip("yaml")
-    if not SPEC.exists():
-        pytest.skip("Xero OpenAPI spec not available")
-    spec = yaml.safe_load(SPEC.read_text())
+    spec = yaml.safe_load(folder_file(XERO_OPENAPI_DIR, "xero_accounting.yaml").read_text())
     values = set(spec["components"]["schemas"]["TimeZone"]["enum"])
     assert values <= set(XERO_TIMEZONES)
 

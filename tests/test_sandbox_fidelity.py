@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox.ledger import build_ledger
-from tests.spec_validation import SPEC_ENV, SpecValidator, accounting_client, load_spec, spec_path
+from tests.spec_validation import SpecValidator, accounting_client, load_spec, spec_path
 
 TODAY = date(2026, 7, 20)
 API = "/api.xro/2.0"
@@ -33,10 +33,7 @@ DATE_KEYS = {
 
 @pytest.fixture(scope="module")
 def spec() -> SpecValidator:
-    path = spec_path()
-    if path is None:
-        pytest.skip(f"{SPEC_ENV} is not set; point it at the Xero-OpenAPI folder")
-    return SpecValidator(load_spec(path))
+    return SpecValidator(load_spec(spec_path()))
 
 
 @pytest.fixture(scope="module")

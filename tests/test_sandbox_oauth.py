@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -30,6 +28,7 @@ from tests.fixtures.sandbox import (
     web,
     xero_format_checker,
 )
+from tests.needs import XERO_OPENAPI_DIR, folder_file
 
 AUTHORIZE = "/identity/connect/authorize"
 
@@ -47,10 +46,7 @@ def location_query(response: httpx.Response) -> dict[str, list[str]]:
 
 
 def identity_spec() -> dict:
-    folder = os.environ.get("XERO_OPENAPI_DIR")
-    if not folder:
-        pytest.skip("XERO_OPENAPI_DIR is unset: no Xero OpenAPI specs to validate against")
-    return yaml.safe_load((Path(folder) / "xero-identity.yaml").read_text())
+    return yaml.safe_load(folder_file(XERO_OPENAPI_DIR, "xero-identity.yaml").read_text())
 
 
 # Code flow -------------------------------------------------------------------------------------

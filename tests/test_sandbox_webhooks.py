@@ -6,18 +6,17 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
 from tests.fixtures.sandbox import api, obtain_tokens, tenant_ids, web, xero_format_checker
+from tests.needs import XERO_OPENAPI_DIR, folder_file
 
 KEY = "webhook-signing-key"
 
@@ -199,10 +198,7 @@ def test_without_a_webhook_the_handshake_endpoint_says_so(sandbox):
 
 
 def test_payloads_validate_against_xero_webhooks_spec(make_sandbox, receiver):
-    folder = os.environ.get("XERO_OPENAPI_DIR")
-    if not folder:
-        pytest.skip("XERO_OPENAPI_DIR is unset: no Xero OpenAPI specs to validate against")
-    spec = yaml.safe_load((Path(folder) / "xero-webhooks.yaml").read_text())
+    spec = yaml.safe_load(folder_file(XERO_OPENAPI_DIR, "xero-webhooks.yaml").read_text())
     schema = spec["components"]["schemas"]["WebhookEvent"]
     endpoint = receiver()
     sandbox = webhook_sandbox(make_sandbox, endpoint)

@@ -61,10 +61,6 @@ PAGES_PER_COMMIT = 5
 ClientFactory = Callable[["AppDeps", int], "XeroClient"]
 
 
-class SyncFailed(XeroError):
-    """Internal: carries the entity a Xero error interrupted."""
-
-
 class SyncService:
     """Syncs one organisation at a time; the only code that reads from Xero."""
 
