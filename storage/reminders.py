@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -96,17 +96,21 @@ def paid_after_reminders(session: Session, connection_id: int, since: date) -> l
     return list(session.scalars(statement))
 
 
+_REMINDERS = Reminder.__table__
+
+
 def _insert_ignoring_conflicts(session: Session) -> Any:
+    # Core, on the table: a claim is the hot path of a run and needs none of the ORM's work.
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return pg_insert(Reminder).on_conflict_do_nothing(
+        return pg_insert(_REMINDERS).on_conflict_do_nothing(
             index_elements=["invoice_id", "step_key"]
         )
     if dialect == "sqlite":
-        return sqlite_insert(Reminder).on_conflict_do_nothing(
+        return sqlite_insert(_REMINDERS).on_conflict_do_nothing(
             index_elements=["invoice_id", "step_key"]
         )
-    return insert(Reminder)  # pragma: no cover - only SQLite and PostgreSQL are supported
+    return insert(_REMINDERS)  # pragma: no cover - only SQLite and PostgreSQL are supported
 
 
 def claim(
@@ -128,11 +132,9 @@ def claim(
         return set()
     values = [{**row, "state": state, "attempts": 1, "updated_at": row["claimed_at"]}
               for row in rows]
-    inserted = set(
-        session.scalars(
-            _insert_ignoring_conflicts(session).values(values).returning(Reminder.invoice_id)
-        )
-    )
+    # Parameters apart from the statement, so its compiled form is cached across claims.
+    statement = _insert_ignoring_conflicts(session).returning(_REMINDERS.c.invoice_id)
+    inserted = set(session.connection().execute(statement, values).scalars())
     claimed = set(inserted)
     for row in rows:
         if row["invoice_id"] in inserted or not reclaim_from:
@@ -158,6 +160,18 @@ def claim(
     return claimed
 
 
+# One compiled statement for every outcome (a run records one per email).
+_FINISH = (
+    update(_REMINDERS)
+    .where(_REMINDERS.c.message_id == bindparam("b_message_id"),
+           _REMINDERS.c.state == bindparam("b_expected"))
+    .values(state=bindparam("b_state"), updated_at=bindparam("b_now"),
+            last_error=bindparam("b_error"),
+            sent_at=func.coalesce(bindparam("b_sent_at", type_=_REMINDERS.c.sent_at.type),
+                                  _REMINDERS.c.sent_at))
+)
+
+
 def finish(
     session: Session,
     message_id: str,
@@ -168,14 +182,10 @@ def finish(
     expected: ReminderState = ReminderState.SENDING,
 ) -> int:
     """Move one email's claimed rows on (sent, failed, unconfirmed); returns rows changed."""
-    values: dict[str, Any] = {"state": state, "updated_at": now, "last_error": error}
-    if state is ReminderState.SENT:
-        values["sent_at"] = now
-    result = session.execute(
-        update(Reminder)
-        .where(Reminder.message_id == message_id, Reminder.state == expected)
-        .values(**values)
-    )
+    result = session.connection().execute(_FINISH, {
+        "b_message_id": message_id, "b_expected": expected, "b_state": state, "b_now": now,
+        "b_error": error, "b_sent_at": now if state is ReminderState.SENT else None,
+    })
     return int(result.rowcount or 0)
 
 

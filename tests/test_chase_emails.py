@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from email import message_from_bytes, policy
 
 import pytest
 from jinja2 import UndefinedError
@@ -85,9 +86,11 @@ def message(to: str = "ap@acme.example", message_id: str = "<m1@kiwi.example>"):
 
 
 def test_the_message_threads_and_replies_go_to_the_sender() -> None:
-    built = message()
+    # Read back as a mail client would: parsed from the bytes that go on the wire.
+    built = message_from_bytes(message().as_bytes(), policy=policy.default)
     assert built["Reply-To"] == "sam@kiwi.example"
     assert built["From"] == "Sam Accounts <chaser@kiwi.example>"
+    assert built["Subject"] == rendered().subject
     assert built["Message-ID"] == "<m1@kiwi.example>"
     assert built["In-Reply-To"] == built["References"] == "<first@kiwi.example>"
     assert built.get_body(("plain",)) is not None and built.get_body(("html",)) is not None
@@ -157,3 +160,18 @@ def test_the_outbox_writes_each_message_as_an_eml_file(tmp_path) -> None:
     files = list((tmp_path / "outbox").glob("*.eml"))
     assert [f.name for f in files] == ["one@kiwi.example.eml"]
     assert b"Reply-To: sam@kiwi.example" in files[0].read_bytes()
+
+
+def test_non_ascii_names_and_subjects_are_encoded_and_read_back_intact() -> None:
+    built = build_message(
+        rendered(contact_name="Māori Tours", organisation_name="Café Ōtaki"),
+        from_name="Zoë Müller", from_address="chaser@kiwi.example", reply_to="z@kiwi.example",
+        to=["ap@acme.example"], message_id="<u@kiwi.example>",
+        date_sent=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    wire = built.as_bytes()
+    assert wire.isascii()  # 7-bit headers (RFC 2047) and encoded bodies
+    parsed = message_from_bytes(wire, policy=policy.default)
+    assert parsed["From"].addresses[0].display_name == "Zoë Müller"
+    assert "Café Ōtaki" in str(parsed["Subject"])
+    assert "Dear Māori Tours" in parsed.get_body(("plain",)).get_content()

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from email.message import EmailMessage
+from email.message import Message as MimeMessage
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bot.messages import TERMINAL, Message
@@ -196,7 +196,7 @@ class MailUncertain(Exception):
 class MailConnection(Protocol):
     """One open connection to the mail server, reused for a whole run."""
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: MimeMessage) -> None:
         """Hand one message over; raises MailRefused, MailUncertain or MailUnavailable."""
 
 

@@ -23,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import make_msgid
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,6 +84,15 @@ class ChaseResult:
     message_ids: list[str] = field(default_factory=list)
 
 
+class _Outcome(NamedTuple):
+    """How one email's send ended, waiting to be written with the next claim."""
+
+    email: PlannedEmail
+    message_id: str
+    state: ReminderState
+    error: str | None
+
+
 @dataclass(frozen=True)
 class _Prepared:
     email: PlannedEmail
@@ -139,11 +149,7 @@ class ReminderSender:
                     self._hold(plan, email, hold, result)
             sendable = [email for email in plan.sendable if email.recipients]
             if sendable:
-                with ExitStack() as stack:
-                    connection = _Reconnecting(self._mailer, stack)
-                    connection.get()  # unreachable: stop before claiming anything
-                    for email in sendable:
-                        self._send_one(plan, email, connection, result)
+                self._send_all(plan, sendable, result)
         except MailUnavailable as exc:
             result.stopped = messages.mail_server_unavailable(str(exc)).render(TERMINAL)
         except NoSenderAddress as exc:
@@ -217,13 +223,39 @@ class ReminderSender:
         message_id = make_msgid(domain=_domain(self._address_for(email)))
         return _Prepared(email, message_id, links)
 
-    def _send_one(self, plan: ChasePlan, email: PlannedEmail,
-                  connection: _Reconnecting, result: ChaseResult) -> None:
-        """Claim, send and record one email (raises MailUnavailable when the run must stop)."""
+    def _send_all(self, plan: ChasePlan, emails: list[PlannedEmail],
+                  result: ChaseResult) -> None:
+        """Send over one connection; each outcome is committed with the next email's claim.
+
+        Recording email k in the same transaction that claims email k+1 halves the commits
+        and changes nothing about exactly-once: k's record is still committed before k+1 is
+        sent, and a run that dies after sending k leaves k `sending` (then unconfirmed) as
+        before.
+        """
+        pending: _Outcome | None = None
+        try:
+            with ExitStack() as stack:
+                connection = _Reconnecting(self._mailer, stack)
+                connection.get()  # unreachable: stop before claiming anything
+                for email in emails:
+                    pending = self._send_one(plan, email, connection, result, pending)
+        finally:
+            if pending is not None:
+                with session_scope(self._sessions) as session:
+                    self._write_outcome(session, plan, pending)
+
+    def _send_one(self, plan: ChasePlan, email: PlannedEmail, connection: _Reconnecting,
+                  result: ChaseResult, pending: _Outcome | None) -> _Outcome | None:
+        """Record the previous outcome and claim this email, send it; returns its outcome.
+
+        Raises MailUnavailable when the run must stop (after recording what it knows).
+        """
         prepared = self._prepare(plan, email)
         message_id = prepared.message_id
         now = self._clock()
         with session_scope(self._sessions) as session:
+            if pending is not None:
+                self._write_outcome(session, plan, pending)
             claimed = ledger.claim(
                 session, self._claim_rows(plan, email, message_id, now),
                 reclaim_from=(ReminderState.FAILED, ReminderState.APPROVED),
@@ -231,7 +263,7 @@ class ReminderSender:
             )
         if not claimed:
             result.already_claimed += 1
-            return
+            return None
         email = _only(email, claimed)
         message = build_message(
             self._render(plan, email, prepared.links),
@@ -243,24 +275,23 @@ class ReminderSender:
         try:
             connection.get().send(message)
         except MailRefused as exc:
-            self._record(plan, email, message_id, ReminderState.FAILED, str(exc))
             result.failed += 1
-            return
+            return _Outcome(email, message_id, ReminderState.FAILED, str(exc))
         except MailUncertain as exc:
             self._record(plan, email, message_id, ReminderState.UNCONFIRMED, str(exc))
             result.unconfirmed += 1
             connection.drop()
-            return
+            return None
         except MailUnavailable as exc:
             # Nothing was handed over: failed (retried next run); try one new connection.
             self._record(plan, email, message_id, ReminderState.FAILED, str(exc))
             result.failed += 1
             connection.drop()
-            return
-        self._record(plan, email, message_id, ReminderState.SENT, None)
+            return None
         result.emails_sent += 1
         result.invoices_sent += len(email.invoices)
         result.message_ids.append(message_id)
+        return _Outcome(email, message_id, ReminderState.SENT, None)
 
     def preview(self, plan: ChasePlan, email: PlannedEmail) -> Rendered:
         """The email as it would be rendered now, without online links (those need Xero)."""
@@ -290,22 +321,26 @@ class ReminderSender:
 
     def _record(self, plan: ChasePlan, email: PlannedEmail, message_id: str,
                 state: ReminderState, error: str | None) -> None:
+        with session_scope(self._sessions) as session:
+            self._write_outcome(session, plan, _Outcome(email, message_id, state, error))
+
+    def _write_outcome(self, session: Session, plan: ChasePlan, outcome: _Outcome) -> None:
+        """The ledger rows of one email moved on, and its audit entry, in `session`."""
         now = self._clock()
+        email, message_id, state, error = outcome
         action = {
             ReminderState.SENT: "reminder_sent",
             ReminderState.FAILED: "reminder_failed",
             ReminderState.UNCONFIRMED: "reminder_unconfirmed",
         }[state]
-        with session_scope(self._sessions) as session:
-            ledger.finish(session, message_id, state, now=now, error=error)
-            detail = _email_detail(email, message_id, {i.invoice_id for i in email.invoices})
-            if error:
-                detail["error"] = error
-            record_audit(session, action=action, actor=self._actor, at=now,
-                         workspace_id=plan.workspace_id, connection_id=plan.connection_id,
-                         detail=detail)
+        ledger.finish(session, message_id, state, now=now, error=error)
+        detail = _email_detail(email, message_id, {i.invoice_id for i in email.invoices})
         if error:
+            detail["error"] = error
             log.warning("Reminder %s to %s: %s", state.value, email.contact_name, error)
+        record_audit(session, action=action, actor=self._actor, at=now,
+                     workspace_id=plan.workspace_id, connection_id=plan.connection_id,
+                     detail=detail)
 
     def _audit_run(self, plan: ChasePlan, result: ChaseResult) -> None:
         skipped = [
