@@ -41,7 +41,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_sandbox(port: int, contacts: int, invoices: int, limits: bool) -> subprocess.Popen:
+def start_sandbox(port: int, contacts: int, invoices: int, limits: bool,
+                  orgs: int = 1) -> subprocess.Popen:
     command = [
         sys.executable,
         "-m",
@@ -50,7 +51,7 @@ def start_sandbox(port: int, contacts: int, invoices: int, limits: bool) -> subp
         "--port",
         str(port),
         "--orgs",
-        "1",
+        str(orgs),
         "--contacts",
         str(contacts),
         "--invoices",

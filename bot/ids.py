@@ -71,6 +71,7 @@ class Block(StrEnum):
     SETTINGS_OPTIONS = "settings_options"
     SETTINGS_ALERTS = "settings_alerts"
     SETTINGS_ALERT_OVERDUE = "settings_alert_overdue"
+    SETTINGS_APPROVALS = "settings_approvals"
     ESCALATION_ACTIONS = "escalation_actions"
     ESCALATION_DECISION = "escalation_decision"
 

@@ -594,6 +594,8 @@ SETTINGS_ADMINS_HINT = ("Besides workspace admins and whoever connected Xero: th
                         "disconnect, change settings and pause all chasing.")
 SETTINGS_MANAGERS_LABEL = "Managers"
 SETTINGS_MANAGERS_HINT = "They approve escalated emails (admins do when nobody is named)."
+SETTINGS_APPROVALS_LABEL = "Escalations to approve go to"
+SETTINGS_APPROVALS_HINT = "Leave it empty to send each manager the card by direct message."
 SETTINGS_MINIMUM_LABEL = "Minimum amount to chase ({currency})"
 SETTINGS_OPTIONS_LABEL = "Chasing"
 SETTINGS_WAIT_LABEL = "Don't chase before the expected payment date"

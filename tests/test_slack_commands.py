@@ -222,6 +222,8 @@ def test_settings_opens_a_modal_and_saving_changes_the_settings(world: SlackWorl
                                       "selected_users": ["U0OWNER"]}},
         "settings_managers": {"value": {"type": "multi_users_select",
                                         "selected_users": [MEMBER]}},
+        "settings_approvals": {"value": {"type": "conversations_select",
+                                         "selected_conversation": "C0APPROVE1"}},
         "settings_minimum": {"value": {"type": "number_input", "value": "abc"}},
         "settings_options": {"value": {"type": "checkboxes", "selected_options": [
             {"value": "buttons_admins_only"}]}},
@@ -241,6 +243,7 @@ def test_settings_opens_a_modal_and_saving_changes_the_settings(world: SlackWorl
         assert (row.digest_channel_id, row.digest_time, row.minimum_chase_amount) == (
             "C0GENERAL1", "08:30", Decimal("49.95"))
         assert (row.buttons_admins_only, row.wait_for_expected_date) == (True, False)
+        assert row.approvals_channel_id == "C0APPROVE1"
 
     refused = world.send.interaction(view_submission_payload(world.fake, view, values,
                                                              user=MEMBER))

@@ -32,6 +32,7 @@ class SettingsValues:
     buttons_admins_only: bool
     alert_payments: bool = True
     alert_overdue_over: Decimal | None = None
+    approvals_channel_id: str | None = None
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -54,6 +55,11 @@ def settings_modal(values: SettingsValues) -> dict[str, Any]:
                                           "exclude_bot_users": True}}
     if values.digest_channel_id:
         channel["initial_conversation"] = values.digest_channel_id
+    approvals: dict[str, Any] = {"type": "conversations_select",
+                                 "filter": {"include": ["public", "private"],
+                                            "exclude_bot_users": True}}
+    if values.approvals_channel_id:
+        approvals["initial_conversation"] = values.approvals_channel_id
     checks = [
         {"text": _plain(messages.SETTINGS_WAIT_LABEL), "value": WAIT_FOR_EXPECTED},
         {"text": _plain(messages.SETTINGS_BUTTONS_LABEL), "value": BUTTONS_ADMINS_ONLY},
@@ -91,6 +97,8 @@ def settings_modal(values: SettingsValues) -> dict[str, Any]:
             _input(Block.SETTINGS_MANAGERS, messages.SETTINGS_MANAGERS_LABEL,
                    {"type": "multi_users_select", "initial_users": values.managers},
                    optional=True, hint=messages.SETTINGS_MANAGERS_HINT),
+            _input(Block.SETTINGS_APPROVALS, messages.SETTINGS_APPROVALS_LABEL, approvals,
+                   optional=True, hint=messages.SETTINGS_APPROVALS_HINT),
             _input(Block.SETTINGS_MINIMUM,
                    messages.SETTINGS_MINIMUM_LABEL.format(currency=values.currency),
                    {"type": "number_input", "is_decimal_allowed": True, "min_value": "0",
@@ -121,6 +129,7 @@ class SettingsChange:
     errors: dict[str, str]
     alert_payments: bool = True
     alert_overdue_over: Decimal | None = None
+    approvals_channel_id: str | None = None
 
 
 def read_submission(connection_id: int, state: dict[str, Any]) -> SettingsChange:
@@ -165,4 +174,5 @@ def read_submission(connection_id: int, state: dict[str, Any]) -> SettingsChange
         errors=errors,
         alert_payments=ALERT_PAYMENTS in alerts,
         alert_overdue_over=overdue_over,
+        approvals_channel_id=value(Block.SETTINGS_APPROVALS).get("selected_conversation"),
     )

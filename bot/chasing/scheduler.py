@@ -52,6 +52,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRUNE_AFTER = timedelta(days=30)
+# Jobs mostly wait on Xero's per-organisation limit (60 calls a minute), not on CPU: a chase
+# run fetching 100 online-invoice links takes two minutes whatever the machine. Enough threads
+# that 50 organisations sharing one chase time all start within the misfire grace
+# (benchmarks/morning.py), few enough to stay inside the database connection pool.
+JOB_WORKERS = 16
 TASK_PRUNE_AFTER = timedelta(days=1)  # a task leases a row a tick: keep a day of them
 
 
@@ -101,11 +106,12 @@ class ChaseScheduler:
         grace: Mapping[JobKind, timedelta] = DEFAULT_GRACE,
         lease_ttl: timedelta = leases.DEFAULT_LEASE_TTL,
         refresh_every: timedelta = REFRESH_EVERY,
-        max_workers: int = 4,
+        max_workers: int = JOB_WORKERS,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._session_factory = session_factory
         self._handlers = dict(handlers)
+        self.max_workers = max_workers
         self.owner = owner or default_owner()
         self._grace = {kind: grace.get(kind, DEFAULT_GRACE[kind]) for kind in JobKind}
         self._lease_ttl = lease_ttl

@@ -51,7 +51,8 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
             currency=connection.base_currency or "",
             wait_for_expected_date=row.wait_for_expected_date,
             buttons_admins_only=row.buttons_admins_only,
-            alert_payments=row.alert_payments, alert_overdue_over=row.alert_overdue_over)
+            alert_payments=row.alert_payments, alert_overdue_over=row.alert_overdue_over,
+            approvals_channel_id=row.approvals_channel_id)
 
     def open_settings(call: Call, name: str | None, ack: Ack, _respond: Respond,
                       client: WebClient) -> None:
@@ -89,7 +90,8 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
                 wait_for_expected_date=change.wait_for_expected_date,
                 buttons_admins_only=change.buttons_admins_only,
                 alert_payments=change.alert_payments,
-                alert_overdue_over=change.alert_overdue_over)
+                alert_overdue_over=change.alert_overdue_over,
+                approvals_channel_id=change.approvals_channel_id)
             set_workspace_members(session, connection.workspace_id, MemberRole.ADMIN,
                                   change.admins)
             set_workspace_members(session, connection.workspace_id, MemberRole.MANAGER,
