@@ -30,6 +30,7 @@ class Subcommand(StrEnum):
     SETTINGS = "settings"
     PAUSE = "pause"
     RESUME = "resume"
+    ESCALATE = "escalate"
 
 
 class Event(StrEnum):

@@ -339,11 +339,13 @@ CHASER_COMMANDS = (
     ("sync [org]", "Sync from Xero now and say what changed."),
     ("overdue [customer]", "Overdue invoices, most overdue first."),
     ("invoice <number>", "One invoice: amounts, dates, expected date, history, View in Xero."),
-    ("customer <name>", "A customer's emails, open invoices and totals."),
+    ("customer <name>", "A customer's emails, escalated recipients, open invoices and totals."),
     ("settings", "Digest channel and time, admins, managers, chasing rules (admins)."),
     ("pause [customer <name>] [until YYYY-MM-DD]",
      "Pause chasing for everyone (admins) or for one customer."),
     ("resume [customer <name>]", "Resume chasing for everyone (admins) or for one customer."),
+    ("escalate <customer> [email,… | clear]",
+     "Who a customer's escalated emails go to: show, choose or clear them (admins)."),
 )
 
 SLACK_HELP_TITLE = "chaser-bot chases unpaid Xero invoices. Commands:"
@@ -366,6 +368,7 @@ NOT_ALLOWED = {
                  "customer with {cmd[pause customer <name>]}.",
     "approve_escalations": "Only managers can approve escalated emails: {who}.",
     "use_buttons": "For this organisation only admins can use these buttons: {who}.",
+    "choose_recipients": "Only admins can choose who escalated emails go to: {who}.",
 }
 
 
@@ -626,3 +629,48 @@ def control_outcome(subject: str, organisation: str, paused: bool, until: str | 
     if paused:
         return f"{what} ({organisation}) is paused" + (f" until {until}." if until else ".")
     return f"{what} ({organisation}) is chased again."
+
+
+# Escalated recipients (bot/chasing/recipients.py) --------------------------------------------
+
+NO_ESCALATED_GIVEN = say("Give at least one email address for the escalated recipients.")
+ESCALATED_NONE = "none chosen: escalations go to the normal recipients"
+
+
+def bad_email(address: str, problem: str) -> Message:
+    """An address email-validator refused, with its reason."""
+    return say("{address!r} is not an email address we can send to: {problem}",
+               address=address, problem=problem)
+
+
+def too_many_escalated(limit: int) -> Message:
+    return say("Choose at most {limit} escalated recipients.", limit=limit)
+
+
+def escalated_chosen(customer: str, organisation: str, emails: tuple[str, ...],
+                     changed: bool) -> Message:
+    """The reply after choosing or clearing a customer's escalated recipients."""
+    if not emails:
+        return say("{customer} ({organisation}) has no escalated recipients{now}: escalations "
+                   "go to the normal recipients.", customer=customer, organisation=organisation,
+                   now=" now" if changed else "")
+    return say("Escalated emails to {customer} ({organisation}) {verb} to {emails}.",
+               customer=customer, organisation=organisation, emails=", ".join(emails),
+               verb="now go" if changed else "already go")
+
+
+def escalated_shown(customer: str, emails: tuple[str, ...]) -> Message:
+    """A customer's escalated recipients, and how to change them."""
+    chosen = ", ".join(emails) or ESCALATED_NONE
+    return say("Escalated emails to {customer} go to: {chosen}. Change them with "
+               "{cmd[escalate <customer> a@b.com,c@d.com]} or {cmd[escalate <customer> clear]}.",
+               customer=customer, chosen=chosen)
+
+
+def not_chased_summary(labelled: list[tuple[str, int]]) -> str:
+    """ "5 open invoices (3 customer paused, 2 no email)", or that every open one is chased."""
+    total = sum(count for _, count in labelled)
+    if not total:
+        return "every open invoice is chased"
+    reasons = ", ".join(f"{count} {label}" for label, count in labelled)
+    return f"{total} open invoice{'s' if total != 1 else ''} ({reasons})"

@@ -81,6 +81,8 @@ class EmailRole(StrEnum):
 class EmailSource(StrEnum):
     CONTACT = "contact"
     PERSON = "person"
+    # Added in the app as an escalated recipient: Xero does not have it, so sync never deletes it.
+    LOCAL = "local"
 
 
 class ExpectedDateSource(StrEnum):

@@ -12,7 +12,14 @@ from sqlalchemy import Dialect, Table, insert, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from storage.models import Contact, ContactEmail, EmailRole, ExpectedDateSource, Invoice
+from storage.models import (
+    Contact,
+    ContactEmail,
+    EmailRole,
+    EmailSource,
+    ExpectedDateSource,
+    Invoice,
+)
 from storage.types import bulk_bind_processor, bulk_column_processor
 
 # Rows per executemany call: bounds memory and statement time, not parameter counts
@@ -292,7 +299,9 @@ def replace_contact_emails(
     """Make a contact's addresses exactly `emails` (dicts of ContactEmail fields).
 
     Addresses compare case-insensitively. An address that stays keeps its role unless the
-    dict gives one, so an escalation set in the app survives a sync.
+    dict gives one, so an escalation set in the app survives a sync. An escalated address
+    Xero no longer has is kept as a `local` one (no longer a normal recipient): escalated
+    recipients are chosen in the app, and only the app removes them.
     """
     existing = {
         row.email.lower(): row
@@ -305,7 +314,11 @@ def replace_contact_emails(
         address = email["email"].strip()
         wanted.setdefault(address.lower(), {**email, "email": address})
     for key, row in existing.items():
-        if key not in wanted:
+        if key in wanted:
+            continue
+        if row.role == EmailRole.ESCALATED:
+            row.source, row.include_in_emails = EmailSource.LOCAL, False
+        else:
             session.delete(row)
     session.flush()  # deletes first, so a re-cased address cannot hit the unique constraint
     result = []

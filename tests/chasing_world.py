@@ -54,8 +54,8 @@ class Books:
                                          include_in_emails=True))
             for address in escalated:
                 session.add(ContactEmail(contact_id=contact.id, email=address, name=name,
-                                         role=EmailRole.ESCALATED, source=EmailSource.PERSON,
-                                         include_in_emails=True))
+                                         role=EmailRole.ESCALATED, source=EmailSource.LOCAL,
+                                         include_in_emails=False))
             return contact.id
 
     def invoice(self, contact_id: int, number: str, due: date, amount: str = "100.00", *,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from bot.chasing.lookups import (
     OverdueList,
     money,
 )
+from bot.chasing.not_chased import NotChased
 from bot.chasing.organisations import OrganisationStatus
 from bot.ids import Action
 from bot.payloads import ContactRef, encode
@@ -51,8 +52,9 @@ def _link_button(text: str, url: str, action_id: str) -> dict[str, Any]:
             "url": url, "action_id": action_id}
 
 
-def status_blocks(statuses: Sequence[OrganisationStatus]) -> Blocks:
-    """One section per organisation."""
+def status_blocks(statuses: Sequence[OrganisationStatus],
+                  not_chased: Mapping[int, NotChased] | None = None) -> Blocks:
+    """One section per organisation (with how many open invoices won't be chased, and why)."""
     blocks: Blocks = []
     for status in statuses:
         if status.needs_reconnect:
@@ -74,9 +76,12 @@ def status_blocks(statuses: Sequence[OrganisationStatus]) -> Blocks:
                 else "paused"
         else:
             chasing = "on"
+        skipped = (not_chased or {}).get(status.connection_id)
+        not_chased_line = (f"\n*Not chased:* {messages.not_chased_summary(skipped.labelled())}"
+                           if skipped is not None else "")
         blocks.append(_text(
             f"*{status.name}* · {state}\n*Last sync:* {sync}\n*Next digest:* {digest}\n"
-            f"*Chasing:* {chasing}"))
+            f"*Chasing:* {chasing}{not_chased_line}"))
     return blocks
 
 
@@ -142,10 +147,12 @@ def invoice_blocks(detail: InvoiceDetail) -> Blocks:
 
 
 def customer_blocks(detail: CustomerDetail) -> Blocks:
-    """A customer: emails, open invoices, totals (and overdue), paused or not, Xero link."""
+    """A customer: emails, escalated recipients, open invoices, totals, paused or not, Xero link."""
     emails = ", ".join(detail.emails) or "no email address (reminders cannot be sent)"
+    escalated = ", ".join(detail.escalated) or messages.ESCALATED_NONE
     lines = [f"*{detail.name}* · {detail.organisation}",
              f"*Emails:* {emails}",
+             f"*Escalated emails go to:* {escalated}",
              f"*Open:* {money(detail.totals)}"
              + (f" (overdue {money(detail.overdue_totals)})" if detail.overdue_totals else "")]
     if detail.paused:

@@ -27,7 +27,14 @@ from bot.errors import NotFound
 from bot.messages import SLACK
 from bot.xero.links import contact_link, invoice_link
 from storage.audit import latest_audit
-from storage.models import Contact, ContactEmail, ExpectedDateSource, Invoice, XeroConnection
+from storage.models import (
+    Contact,
+    ContactEmail,
+    EmailRole,
+    ExpectedDateSource,
+    Invoice,
+    XeroConnection,
+)
 from storage.queries import invoice_by_number
 
 OVERDUE_SHOWN = 20
@@ -92,7 +99,8 @@ class CustomerDetail:
     connection_id: int
     organisation: str
     name: str
-    emails: list[str]
+    emails: list[str]  # the normal recipients: the addresses Xero marks for sending
+    escalated: list[str]  # chosen escalated recipients (none: escalations use `emails`)
     open_invoices: list[InvoiceLine]
     totals: dict[str, Decimal]
     overdue_totals: dict[str, Decimal]
@@ -217,8 +225,10 @@ def customer(session: Session, workspace_id: int, contact_id: int,
     if contact is None or connection is None or connection.workspace_id != workspace_id:
         raise NotFound(messages.customer_not_found(str(contact_id)))
     today = org_today(now, connection.timezone)
-    emails = [e.email for e in session.scalars(select(ContactEmail).where(
-        ContactEmail.contact_id == contact.id).order_by(ContactEmail.id))]
+    addresses = list(session.scalars(select(ContactEmail).where(
+        ContactEmail.contact_id == contact.id).order_by(ContactEmail.id)))
+    emails = [e.email for e in addresses if e.include_in_emails]
+    escalated = [e.email for e in addresses if e.role == EmailRole.ESCALATED]
     rows = [i for i in open_receivables(session, connection.id) if i.contact_id == contact.id]
     totals: dict[str, Decimal] = defaultdict(Decimal)
     overdue_totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -230,7 +240,8 @@ def customer(session: Session, workspace_id: int, contact_id: int,
                    key=lambda line: (-line.days_overdue, line.number))
     return CustomerDetail(
         contact_id=contact.id, connection_id=connection.id, organisation=_name(connection),
-        name=contact.name or "", emails=emails, open_invoices=lines[:OVERDUE_SHOWN],
+        name=contact.name or "", emails=emails, escalated=escalated,
+        open_invoices=lines[:OVERDUE_SHOWN],
         totals=dict(totals), overdue_totals=dict(overdue_totals),
         paused=pause_active(contact.chasing_paused, contact.chasing_paused_until, today),
         paused_until=contact.chasing_paused_until,

@@ -2,10 +2,11 @@
 
 Admins are the workspace's admins and owners (asked of Slack through the WorkspaceDirectory
 port), whoever connected one of the workspace's Xero organisations, and anyone added as an
-admin in /chaser settings. Admins connect, disconnect, change settings and pause everything.
-Managers (added in settings) approve escalations; with no manager named, admins do. Everyone
-may look things up and use the digest's buttons, unless the organisation's settings narrow the
-buttons to admins (OrganisationSettings.buttons_admins_only).
+admin in /chaser settings. Admins connect, disconnect, change settings, pause everything
+and choose customers' escalated recipients. Managers (added in settings) approve escalations;
+with no manager named, admins do. Everyone may look things up and use the digest's buttons,
+unless the organisation's settings narrow the buttons to admins
+(OrganisationSettings.buttons_admins_only).
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ class Capability(StrEnum):
     APPROVE_ESCALATIONS = "approve_escalations"
     LOOK_UP = "look_up"
     USE_BUTTONS = "use_buttons"
+    CHOOSE_RECIPIENTS = "choose_recipients"
 
 
 ADMIN_ONLY = frozenset({Capability.CONNECT, Capability.DISCONNECT, Capability.CHANGE_SETTINGS,
-                        Capability.PAUSE_ALL})
+                        Capability.PAUSE_ALL, Capability.CHOOSE_RECIPIENTS})
 
 
 class WorkspaceDirectory(Protocol):

@@ -200,11 +200,14 @@ def senders(settings: OrganisationSettings, organisation: str) -> tuple[Sender, 
 
 
 def recipients(contact: Contact | None, escalated: bool) -> tuple[str, ...]:
-    """Xero's addresses for sending (escalated ones when asked and set, else the normal ones)."""
+    """Xero's addresses for sending (escalated ones when asked and set, else the normal ones).
+
+    Normal recipients are every address Xero marks for sending, whatever its role: choosing
+    the customer's own address as an escalated recipient keeps it on the normal reminders.
+    """
     if contact is None:
         return ()
-    normal = tuple(e.email for e in contact.emails
-                   if e.role == EmailRole.NORMAL and e.include_in_emails)
+    normal = tuple(e.email for e in contact.emails if e.include_in_emails)
     if escalated:
         chosen = tuple(e.email for e in contact.emails if e.role == EmailRole.ESCALATED)
         if chosen:

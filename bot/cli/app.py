@@ -318,6 +318,31 @@ def schedule_sender(
                escalated=escalated)
 
 
+customer_app = typer.Typer(help="Customers' chasing: who escalations go to.",
+                           no_args_is_help=True)
+app.add_typer(customer_app, name="customer")
+
+
+@customer_app.command("escalate")
+@friendly
+def customer_escalate(
+    customer: Annotated[str, typer.Argument(help="The customer's name as in Xero.")],
+    email: Annotated[
+        list[str] | None,
+        typer.Option("--email", help="An escalated recipient (repeatable; replaces the list)."),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="No escalated recipients: use the normal ones.")
+    ] = False,
+    org: OrgOption = None,
+) -> None:
+    """Choose who the customer's escalated emails go to (no option: show them)."""
+    from bot.cli.customer import escalate
+
+    escalate(settings_or_exit(), console, org=org, customer=customer, emails=email or [],
+             clear=clear)
+
+
 app.command("sandbox")(friendly(sandbox_command))
 
 

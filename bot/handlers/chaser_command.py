@@ -88,6 +88,7 @@ SUBCOMMAND_MODULES = (
     "bot.handlers.lookups",  # overdue, invoice, customer
     "bot.handlers.settings",  # settings (the modal)
     "bot.handlers.pausing",  # pause, resume
+    "bot.handlers.recipients",  # escalate
 )
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot import messages
 from bot.blocks.lookups import connect_blocks, status_blocks
+from bot.chasing.not_chased import not_chased
 from bot.chasing.organisations import (
     organisation_statuses,
     pick_organisations,
@@ -90,8 +91,10 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
         if not statuses:
             respond(text=messages.STATUS_NONE.render(SLACK), response_type="ephemeral")
             return
-        respond(text=", ".join(s.name for s in statuses), blocks=status_blocks(statuses),
-                response_type="ephemeral")
+        skipped = {s.connection_id: not_chased(deps.session_factory, s.connection_id,
+                                               deps.clock()) for s in statuses}
+        respond(text=", ".join(s.name for s in statuses),
+                blocks=status_blocks(statuses, skipped), response_type="ephemeral")
 
     def sync(call: Call, name: str | None, ack: Ack, respond: Respond,
              _client: WebClient) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bot.chasing.connections import ConnectService
 from bot.chasing.controls import ChasingControls
 from bot.chasing.permissions import Actor, Permissions
+from bot.chasing.recipients import EscalatedRecipients
 from bot.slack_people import SlackDirectory
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ class Services:
     permissions: Permissions
     controls: ChasingControls
     connect: ConnectService
+    recipients: EscalatedRecipients
 
 
 def services(app: App, deps: AppDeps) -> Services:
@@ -34,7 +36,9 @@ def services(app: App, deps: AppDeps) -> Services:
                                   deps.clock)
         found = Services(permissions=permissions,
                          controls=ChasingControls(deps.session_factory, permissions, deps.clock),
-                         connect=ConnectService(deps))
+                         connect=ConnectService(deps),
+                         recipients=EscalatedRecipients(deps.session_factory, permissions,
+                                                        deps.clock))
         app.chasing_services = found  # type: ignore[attr-defined]
     return found
 
