@@ -26,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.chasing.sync import INVOICES, SyncProgress, SyncService  # noqa: E402
+from bot.chasing.sync import INVOICES, SyncProgress  # noqa: E402
 from bot.cli.demo import connect_unattended  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.deps import build_context  # noqa: E402
@@ -114,7 +114,7 @@ def main() -> None:
             if event.entity != INVOICES:
                 marks["contacts_done_cpu"] = time.process_time()
 
-        service = SyncService(ctx)
+        service = ctx.sync_service()
         wall, cpu = time.perf_counter(), time.process_time()
         full = service.sync(connection_id, full=True, progress=progress)
         full_wall, full_cpu = time.perf_counter() - wall, time.process_time() - cpu

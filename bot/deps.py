@@ -1,13 +1,20 @@
-"""The services one running chaser-bot shares, built once from settings by the composition root."""
+"""The composition root: the only place that builds concrete classes and wires the services.
+
+Services take what they use (a session factory, a clock, a notifier, the XeroGateway port);
+this module builds the real ones from settings — httpx clients, token stores, XeroClient — and
+hands each service its share. Nothing in bot/chasing imports it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.xero.auth import utc_now
 from bot.xero.pacing import TenantPacers
@@ -15,21 +22,86 @@ from bot.xero.pacing import TenantPacers
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from bot.chasing.connections import ConnectService
     from bot.chasing.escalation import EscalationService
+    from bot.chasing.expected_dates import ExpectedDates
     from bot.chasing.forewarn import ForewarnService
     from bot.chasing.permissions import Permissions
     from bot.chasing.ports import AlertPoster, Notifier
     from bot.chasing.reminders import ReminderSender
+    from bot.chasing.sync import SyncService
     from bot.chasing.webhooks import ProcessReport, WebhookInbox, WebhookWorker
     from bot.config import Settings
     from bot.secrets import SecretBox
     from bot.slack_clients import SlackClients
-    from bot.xero.auth import XeroOAuth
+    from bot.xero.auth import TokenManager, TokenSet, XeroOAuth
+    from bot.xero.client import XeroClient
+
+
+class XeroConnections:
+    """The XeroGateway port, built for real: one XeroClient per piece of work, closed after it.
+
+    Tokens come from the connection's row through DbTokenStore and TokenManager (refreshed
+    under the database lock); every client of one organisation shares its tenant's Pacer.
+    """
+
+    def __init__(self, *, api_url: str, session_factory: sessionmaker[Session], box: SecretBox,
+                 oauth: XeroOAuth, clock: Callable[[], datetime], pacers: TenantPacers,
+                 retry_sleep: Callable[[float], None] = time.sleep) -> None:
+        self._api_url = api_url
+        self._factory = session_factory
+        self._box = box
+        self._oauth = oauth
+        self._clock = clock
+        self._pacers = pacers
+        self._retry_sleep = retry_sleep  # tests back off without waiting
+
+    @contextlib.contextmanager
+    def connection(self, connection_id: int) -> Iterator[XeroClient]:
+        """A client for a stored, connected connection (ConnectionNotUsable otherwise)."""
+        from bot.xero.client import XeroClient
+
+        tenant_id, manager = self._token_manager(connection_id)
+        with XeroClient(self._api_url, manager.access_token, tenant_id,
+                        pacer=self._pacers.for_tenant(tenant_id), sleep=self._retry_sleep,
+                        token_rejected=manager.reject) as client:
+            yield client
+
+    @contextlib.contextmanager
+    def with_token(self, tenant_id: str, access_token: str) -> Iterator[XeroClient]:
+        """A client for a token consent just issued (nothing stored yet)."""
+        from bot.xero.client import XeroClient
+
+        with XeroClient(self._api_url, lambda: access_token, tenant_id,
+                        pacer=self._pacers.for_tenant(tenant_id),
+                        sleep=self._retry_sleep) as client:
+            yield client
+
+    def grant(self, connection_id: int) -> TokenSet:
+        """A connection's token set with a valid access token, refreshed and saved if needed."""
+        return self._token_manager(connection_id)[1].token_set()
+
+    def _token_manager(self, connection_id: int) -> tuple[str, TokenManager]:
+        from bot.chasing.connection_guard import unavailable
+        from bot.chasing.tokens import DbTokenStore
+        from bot.xero.auth import TokenManager
+        from storage.db import session_scope
+        from storage.models import ConnectionStatus, XeroConnection
+
+        with session_scope(self._factory) as session:
+            connection = session.get(XeroConnection, connection_id)
+            if connection is None or connection.status != ConnectionStatus.CONNECTED:
+                raise unavailable(connection)
+            tenant_id = connection.tenant_id
+        store = DbTokenStore(self._factory, self._box, connection_id, clock=self._clock)
+        return tenant_id, TokenManager(self._oauth, store, self._clock)
 
 
 @dataclass
 class AppDeps:
-    """Settings plus the long-lived collaborators every service needs."""
+    """The long-lived collaborators one running chaser-bot shares, and the services built on
+    them. Only the composition root (the CLI, the Slack app's factory) holds this container:
+    services get their own parts from the methods below."""
 
     settings: Settings
     session_factory: sessionmaker[Session]
@@ -38,6 +110,36 @@ class AppDeps:
     notifier: Notifier
     clock: Callable[[], datetime] = field(default=utc_now)
     pacers: TenantPacers = field(default_factory=TenantPacers)
+    retry_sleep: Callable[[float], None] = field(default=time.sleep)
+    xero: XeroConnections = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.xero = XeroConnections(
+            api_url=self.settings.xero_api_url, session_factory=self.session_factory,
+            box=self.box, oauth=self.oauth, clock=self.clock, pacers=self.pacers,
+            retry_sleep=self.retry_sleep,
+        )
+
+    def sync_service(self, **options: Any) -> SyncService:
+        """Sync, wired to this database and Xero (options: page_size, reconcile_every…)."""
+        from bot.chasing.sync import SyncService
+
+        return SyncService(self.session_factory, self.xero, clock=self.clock,
+                           notifier=self.notifier, **options)
+
+    def connect_service(self) -> ConnectService:
+        """Connecting and disconnecting organisations."""
+        from bot.chasing.connections import ConnectService
+
+        return ConnectService(self.session_factory, self.box, self.oauth, self.xero,
+                              clock=self.clock, notifier=self.notifier)
+
+    def expected_dates(self) -> ExpectedDates:
+        """Expected payment dates, written back to Xero."""
+        from bot.chasing.expected_dates import ExpectedDates
+
+        return ExpectedDates(self.session_factory, self.xero, clock=self.clock,
+                             notifier=self.notifier)
 
 
 def build_context(
@@ -46,6 +148,7 @@ def build_context(
     database_url: str | None = None,
     notifier: Notifier | None = None,
     clock: Callable[[], datetime] = utc_now,
+    retry_sleep: Callable[[float], None] = time.sleep,
 ) -> AppDeps:
     """Wire the real collaborators from settings (the database must already be migrated)."""
     from bot.chasing.ports import LoggingNotifier
@@ -62,6 +165,7 @@ def build_context(
         oauth=xero_oauth(settings),
         notifier=notifier or LoggingNotifier(),
         clock=clock,
+        retry_sleep=retry_sleep,
     )
 
 
@@ -113,7 +217,8 @@ def build_webhooks(
     processor = WebhookProcessor(
         session_factory=ctx.session_factory,
         clock=ctx.clock,
-        fetcher=RecordFetcher(ctx),
+        fetcher=RecordFetcher(ctx.session_factory, ctx.xero, clock=ctx.clock,
+                              notifier=ctx.notifier),
         after_fetch=alerts.after_fetch if alerts is not None else None,
         refresh_digest=refresh_digest,
     )
@@ -144,7 +249,6 @@ def reminder_sender(
     from bot.chasing.links import DEFAULT_LINK_CALLS, XeroOnlineLinks
     from bot.chasing.mailer import OutboxMailer, SmtpMailer
     from bot.chasing.reminders import ReminderSender
-    from bot.chasing.tokens import open_client
 
     settings = ctx.settings
     mailer = (
@@ -154,8 +258,9 @@ def reminder_sender(
     )
     with XeroOnlineLinks(
         session_factory=ctx.session_factory,
-        client_factory=lambda connection_id: open_client(ctx, connection_id),
+        xero=ctx.xero,
         clock=ctx.clock,
+        notifier=ctx.notifier,
         max_calls=DEFAULT_LINK_CALLS if link_calls is None else link_calls,
     ) as links:
         yield ReminderSender(

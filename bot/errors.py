@@ -18,14 +18,22 @@ class UserFacingError(Exception):
     code: ClassVar[str] = "error"
     retry_later: ClassVar[bool] = False  # a transient fault: the same action may work later
 
-    def __init__(self, message: Message | str, *, detail: str | None = None) -> None:
+    def __init__(self, message: Message | str, *, detail: str | None = None,
+                 record: str | None = None) -> None:
         self.message = message if isinstance(message, Message) else plain(message)
         self.detail = detail  # for logs only: never shown to a person
+        self._record = record
         super().__init__(detail or self.message.render(TERMINAL))
 
     def text(self, surface: Surface) -> str:
         """The one line a person on `surface` reads."""
         return self.message.render(surface)
+
+    @property
+    def record(self) -> str:
+        """What happened, in words that suit every surface (no command): for stored state
+        such as a sync's last error, which both `chaser status` and Slack show later."""
+        return self._record or self.text(TERMINAL)
 
 
 class ConfigurationError(UserFacingError):
@@ -53,8 +61,8 @@ class XeroRefused(UserFacingError):
     code = "xero_refused"
 
     def __init__(self, message: Message | str, *, xero_messages: tuple[str, ...] = (),
-                 detail: str | None = None) -> None:
-        super().__init__(message, detail=detail)
+                 detail: str | None = None, record: str | None = None) -> None:
+        super().__init__(message, detail=detail, record=record)
         self.xero_messages = xero_messages
 
 
@@ -64,8 +72,8 @@ class ConnectionNotUsable(UserFacingError):
     code = "not_connected"
 
     def __init__(self, message: Message | str, *, connection_id: int | None = None,
-                 detail: str | None = None) -> None:
-        super().__init__(message, detail=detail)
+                 detail: str | None = None, record: str | None = None) -> None:
+        super().__init__(message, detail=detail, record=record)
         self.connection_id = connection_id
 
 

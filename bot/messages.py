@@ -149,6 +149,21 @@ def disconnected(name: str | None) -> Message:
                name=name or "This Xero organisation")
 
 
+# The same states as stored facts (a sync's last error): no command, fit for every surface.
+RECORD_NOT_CONNECTED = "not connected to Xero"
+RECORD_DISCONNECTED = "disconnected from Xero"
+
+
+def record_needs_reconnect(reason: str | None) -> str:
+    """A lost connection as a stored fact."""
+    return f"needs reconnecting ({reason})" if reason else "needs reconnecting"
+
+
+def record_credentials_refused(why: str) -> str:
+    """Our app's credentials refused, as a stored fact."""
+    return f"Xero refused XERO_CLIENT_ID / XERO_CLIENT_SECRET ({why})"
+
+
 # Xero misbehaving -----------------------------------------------------------------------------
 
 def xero_retry_later(what: str) -> Message:
@@ -161,6 +176,12 @@ XERO_UNREADABLE = "Xero sent an answer chaser-bot could not read"
 XERO_UNREACHABLE = "Could not reach Xero"
 XERO_BUSY = "Xero is busy with this organisation right now"
 XERO_DAILY_LIMIT = "Xero's daily call limit for this organisation is used up"
+
+
+def unexpected_error(reference: str) -> Message:
+    """A bug of ours: the reference ties what the person saw to the logged traceback."""
+    return say("Something unexpected went wrong (reference {reference}); it is logged for "
+               "whoever runs chaser-bot.", reference=reference)
 
 
 def xero_said(messages: list[str] | tuple[str, ...]) -> Message:

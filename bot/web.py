@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bot import messages
-from bot.chasing.connections import ConnectResult, ConnectService
+from bot.chasing.connections import ConnectResult
 from bot.errors import UserFacingError
 from bot.messages import SLACK, Surface
 
@@ -198,7 +198,7 @@ def create_web_app(
     With `slack_app` (HTTP mode) it also serves Slack's request URL and OAuth install routes;
     /healthz runs the database check plus `health_checks` (scheduler, Socket Mode...).
     """
-    service = ConnectService(ctx)
+    service = ctx.connect_service()
 
     def report(outcome: CallbackOutcome) -> None:
         if on_callback is not None:

@@ -7,12 +7,14 @@ import socket
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from sqlalchemy import select
 
-from bot.chasing.connections import ConnectResult, ConnectService
+from bot.chasing.connection_guard import ConnectionGuard
+from bot.chasing.connections import ConnectResult
 from bot.chasing.ports import RecordingNotifier
 from bot.config import Settings
 from bot.deps import AppDeps, build_context, utc_now
@@ -63,9 +65,19 @@ def approve(authorize_url: str) -> tuple[str, str]:
 def connect(ctx: AppDeps, user: str = "finance@sandbox.example", *,
             team_id: str = "T-TEAM", slack_user_id: str | None = "U-ADMIN") -> ConnectResult:
     """The whole consent as a person would do it, against the auto-approving sandbox."""
-    service = ConnectService(ctx)
+    service = ctx.connect_service()
     state, code = approve(service.start(team_id, slack_user_id, login_hint=user))
     return service.complete(state, code)
+
+
+def guarded(ctx: AppDeps, connection_id: int,
+            call: Callable[[Any], Any] = lambda client: client.organisation().name) -> Any:
+    """Make a Xero call for a stored connection the way every service does: through the
+    gateway, inside the connection's guard (which decides what a failure means)."""
+    guard = ConnectionGuard(connection_id, session_factory=ctx.session_factory,
+                            clock=ctx.clock, notifier=ctx.notifier)
+    with guard, ctx.xero.connection(connection_id) as client:
+        return call(client)
 
 
 def connections(ctx: AppDeps) -> list[XeroConnection]:

@@ -9,9 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from bot.chasing.connections import ConnectService, LinkExpired
+from bot.chasing.connections import LinkExpired
 from bot.chasing.ports import ConnectRefused, OrganisationConnected
-from bot.chasing.tokens import open_client
 from bot.deps import AppDeps
 from bot.messages import SLACK
 from bot.sandbox.server import SandboxServer
@@ -22,6 +21,7 @@ from tests.connect_helpers import (
     connect,
     connections,
     free_port,
+    guarded,
     make_context,
     stored_tokens,
 )
@@ -118,7 +118,7 @@ def test_reconnect_updates_the_existing_connections_instead_of_duplicating(
 
 
 def test_state_is_single_use(ctx: AppDeps) -> None:
-    service = ConnectService(ctx)
+    service = ctx.connect_service()
     state, code = approve(service.start("T-TEAM", "U-ADMIN",
                                         login_hint="finance@sandbox.example"))
     service.complete(state, code)
@@ -133,7 +133,7 @@ def test_state_expires_after_ten_minutes(
 ) -> None:
     now = [datetime.now(UTC)]
     ctx = make_context(sandbox, migrated_db, tmp_path, clock=lambda: now[0])
-    service = ConnectService(ctx)
+    service = ctx.connect_service()
     state, code = approve(service.start("T-TEAM", "U-ADMIN",
                                         login_hint="finance@sandbox.example"))
     now[0] += timedelta(minutes=10, seconds=1)
@@ -145,7 +145,7 @@ def test_state_expires_after_ten_minutes(
 
 def test_unknown_state_is_refused_as_an_expired_link(ctx: AppDeps) -> None:
     with pytest.raises(LinkExpired):
-        ConnectService(ctx).complete("forged-state", "whatever")
+        ctx.connect_service().complete("forged-state", "whatever")
 
 
 @pytest.mark.parametrize(
@@ -185,7 +185,7 @@ def test_disconnect_keeps_local_history_and_removes_the_connection_at_xero(
     with session_scope(ctx.session_factory) as session:
         session.add(Contact(connection_id=first.id, xero_contact_id="c-1", name="Kept Ltd"))
 
-    result = ConnectService(ctx).disconnect(first.id, actor="U-ADMIN")
+    result = ctx.connect_service().disconnect(first.id, actor="U-ADMIN")
 
     assert result.revoked_at_xero and result.xero_warning is None
     row = next(r for r in connections(ctx) if r.id == first.id)
@@ -198,7 +198,7 @@ def test_disconnect_keeps_local_history_and_removes_the_connection_at_xero(
     active = {c.tenant_id for c in sandbox.identity.connections()}
     assert first.tenant_id not in active
     # The sibling organisation shares the grant: it was not revoked and still works.
-    assert open_client(ctx, second.id).organisation().name == second.tenant_name
+    assert guarded(ctx, second.id) == second.tenant_name
 
 
 def test_disconnecting_the_last_organisation_revokes_the_grant(
@@ -207,7 +207,7 @@ def test_disconnecting_the_last_organisation_revokes_the_grant(
     connect(ctx)
     first, second = connections(ctx)
     refresh_token = stored_tokens(ctx, second.id).refresh_token
-    service = ConnectService(ctx)
+    service = ctx.connect_service()
     service.disconnect(first.id, actor="cli")
     service.disconnect(second.id, actor="cli")
 
@@ -226,7 +226,7 @@ def test_disconnect_when_xero_is_unreachable_still_disconnects_and_says_so(
     offline = make_context(sandbox, migrated_db, tmp_path,
                            base_url=f"http://127.0.0.1:{free_port()}")
 
-    result = ConnectService(offline).disconnect(first.id, actor="cli")
+    result = offline.connect_service().disconnect(first.id, actor="cli")
 
     assert not result.revoked_at_xero
     assert result.xero_warning and "Connected apps" in result.xero_warning.render(SLACK)
@@ -241,8 +241,8 @@ def test_disconnect_keeps_the_grant_when_a_sibling_was_connected_by_the_same_use
     with session_scope(ctx.session_factory) as session:
         session.get(type(second), second.id).connected_by_xero_user = "Finance@Sandbox.Example"
 
-    result = ConnectService(ctx).disconnect(first.id, actor="cli")
+    result = ctx.connect_service().disconnect(first.id, actor="cli")
 
     assert result.revoked_at_xero
     # Same Xero user (emails are case-insensitive): the grant was not revoked for the sibling.
-    assert open_client(ctx, second.id).organisation().name == second.tenant_name
+    assert guarded(ctx, second.id) == second.tenant_name

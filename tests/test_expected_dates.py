@@ -7,9 +7,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from bot.chasing.expected_dates import explain_refusal, set_expected_payment_date
+from bot.chasing.expected_dates import explain_refusal
 from bot.chasing.receivables_service import open_receivables
-from bot.chasing.sync import SyncService
 from bot.chasing.xero_edits import expected_date_refusal, lock_date
 from bot.messages import EXPECTED_DATE_ALLOCATED as ALLOCATED_EXPLANATION
 from bot.messages import EXPECTED_DATE_LOCKED as LOCKED_EXPLANATION
@@ -17,11 +16,10 @@ from bot.messages import EXPECTED_DATE_OTHER as OTHER_EXPLANATION
 from storage import repositories
 from storage.db import session_scope
 from storage.models import AuditEntry, ExpectedDateSource, Invoice
-from tests.fixtures.sync_world import fast_client_factory
 
 
 def synced(world):
-    SyncService(world.ctx, client_factory=fast_client_factory).sync(world.connection_id)
+    world.ctx.sync_service().sync(world.connection_id)
     return world
 
 
@@ -68,7 +66,7 @@ def test_expected_date_is_written_to_xero_on_a_clean_invoice(make_world):
     invoice = clean_invoice(world)
     when = date.today() + timedelta(days=10)
 
-    outcome = set_expected_payment_date(world.ctx, world.connection_id, invoice.id, when, "U1")
+    outcome = world.ctx.expected_dates().set(world.connection_id, invoice.id, when, "U1")
 
     assert outcome.held_in == "xero" and outcome.reason is None and outcome.date == when
     assert world.ledger.invoice(world.tenant_id(), invoice.xero_invoice_id).expected == when
@@ -83,7 +81,7 @@ def test_xero_refusal_on_a_part_paid_invoice_holds_the_date_locally_with_the_rea
     invoice = pick(world, Invoice.amount_paid > 0)
     when = date.today() + timedelta(days=20)
 
-    outcome = set_expected_payment_date(world.ctx, world.connection_id, invoice.id, when, "U2")
+    outcome = world.ctx.expected_dates().set(world.connection_id, invoice.id, when, "U2")
 
     assert outcome.held_in == "local"
     assert outcome.reason.startswith(ALLOCATED_EXPLANATION)
@@ -100,9 +98,9 @@ def test_a_locally_held_date_survives_later_syncs(make_world):
     world = synced(make_world())
     invoice = pick(world, Invoice.amount_paid > 0)
     when = date.today() + timedelta(days=20)
-    set_expected_payment_date(world.ctx, world.connection_id, invoice.id, when, "U2")
+    world.ctx.expected_dates().set(world.connection_id, invoice.id, when, "U2")
 
-    service = SyncService(world.ctx, client_factory=fast_client_factory)
+    service = world.ctx.sync_service()
     service.sync(world.connection_id)
     service.sync(world.connection_id, full=True)
 
@@ -128,9 +126,9 @@ def test_clearing_an_expected_date_clears_it_in_xero(make_world):
     world = synced(make_world())
     invoice = clean_invoice(world)
     when = date.today() + timedelta(days=3)
-    set_expected_payment_date(world.ctx, world.connection_id, invoice.id, when, "U1")
+    world.ctx.expected_dates().set(world.connection_id, invoice.id, when, "U1")
 
-    outcome = set_expected_payment_date(world.ctx, world.connection_id, invoice.id, None, "U1")
+    outcome = world.ctx.expected_dates().set(world.connection_id, invoice.id, None, "U1")
 
     assert outcome.held_in == "xero" and outcome.date is None
     assert world.ledger.invoice(world.tenant_id(), invoice.xero_invoice_id).expected is None

@@ -10,8 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from sqlalchemy import inspect, make_url, text
 
-from bot.chasing.connections import ConnectService
-from bot.chasing.sync import SyncService
 from bot.chasing.tokens import DbTokenStore
 from bot.logs import REDACTED, install_redaction
 from bot.xero.auth import TokenManager, TokenSet
@@ -52,7 +50,7 @@ def test_tokens_codes_and_client_secret_never_reach_logs_or_the_database(
     ctx = world.ctx
 
     # Consent once more by hand, so the one-time code is known to look for afterwards.
-    service = ConnectService(ctx)
+    service = ctx.connect_service()
     url = service.start(CLI_WORKSPACE_TEAM_ID, None, login_hint="finance@sandbox.example")
     location = httpx.get(url, follow_redirects=False).headers["location"]
     query = parse_qs(urlsplit(location).query)
@@ -69,7 +67,7 @@ def test_tokens_codes_and_client_secret_never_reach_logs_or_the_database(
     after_refresh = stored_tokens(ctx, world.connection_id)
     assert after_refresh.refresh_token != before_refresh.refresh_token
 
-    report = SyncService(ctx).sync(world.connection_id)
+    report = ctx.sync_service().sync(world.connection_id)
     assert report.invoices > 0
 
     secrets = {

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.chasing.mapping import contact_is_chaseable
 from bot.chasing.ports import ConnectionLost
-from bot.chasing.sync import CONTACTS, INVOICES, SyncService, sync_all
+from bot.chasing.sync import CONTACTS, INVOICES
 from bot.xero.models import decode_contact_page, decode_invoice_page
 from storage import repositories
 from storage.db import session_scope
@@ -21,7 +21,6 @@ from storage.models import (
     Invoice,
     XeroConnection,
 )
-from tests.fixtures.sync_world import fast_client_factory
 
 RECEIVABLE_SHOWN = "ACCREC"
 
@@ -48,9 +47,7 @@ def local_contact(world, xero_id):
 
 
 def sync(world, **kwargs):
-    service = SyncService(
-        world.ctx, client_factory=fast_client_factory, page_size=kwargs.pop("page_size", 1000)
-    )
+    service = world.ctx.sync_service(page_size=kwargs.pop("page_size", 1000))
     return service.sync(world.connection_id, **kwargs)
 
 
@@ -184,12 +181,7 @@ def test_interrupted_sync_resumes_from_the_old_mark_without_missing_changes(
         if event.entity == INVOICES and event.page == 1:
             world.control("POST", "/faults", kind="503", count=5)
 
-    service = SyncService(
-        world.ctx,
-        client_factory=fast_client_factory,
-        page_size=5,
-        pages_per_commit=pages_per_commit,
-    )
+    service = world.ctx.sync_service(page_size=5, pages_per_commit=pages_per_commit)
     failed = service.sync(world.connection_id, progress=interrupt)
 
     assert failed.outcome == "failed" and failed.retry_later
@@ -282,7 +274,7 @@ def test_an_outage_at_one_organisation_leaves_the_others_synced(make_world):
     first, second = world.connection_ids
     world.control("POST", "/faults", kind="500", count=5, tenant_id=world.tenant_id(first))
 
-    reports = {r.connection_id: r for r in sync_all(world.ctx, client_factory=fast_client_factory)}
+    reports = {r.connection_id: r for r in world.ctx.sync_service().sync_all()}
 
     assert reports[first].outcome == "failed" and reports[first].retry_later
     assert reports[second].outcome == "ok" and reports[second].invoices > 0
@@ -311,7 +303,7 @@ def test_a_contact_and_invoice_seen_twice_in_one_commit_keep_their_latest_copy(m
         ).invoices[0]
         for status, due in ((b"AUTHORISED", b"10.00"), (b"PAID", b"0.00"))
     ]
-    service = SyncService(world.ctx, client_factory=fast_client_factory)
+    service = world.ctx.sync_service()
     with session_scope(world.ctx.session_factory) as session:
         service._store_contacts(session, world.connection_id, [old, new])
         service._store_invoices(session, world.connection_id, invoices, {})

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from bot.chasing.tokens import open_client
 from bot.sandbox.server import SandboxServer
 from storage.models import ConnectionStatus
 from tests.connect_helpers import (
     age_tokens,
     connect,
     connections,
+    guarded,
     make_context,
     sandbox_stats,
     stored_tokens,
@@ -36,10 +36,9 @@ def refresh_in_child(sandbox_url: str, client_id: str, client_secret: str, datab
         XERO_CLIENT_ID=client_id, XERO_CLIENT_SECRET=client_secret, XERO_BASE_URL=sandbox_url,
     )
     ctx = build_context(settings)
-    client = open_client(ctx, connection_id)
     start.wait(timeout=30)
     try:
-        answers.put(("ok", client.organisation().name))
+        answers.put(("ok", guarded(ctx, connection_id)))
     except Exception as exc:  # reported to the parent, which fails the test with it
         answers.put(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -79,6 +78,6 @@ def test_concurrent_refreshes_from_two_processes_refresh_once_and_keep_the_conne
     assert stored_tokens(ctx, first.id).refresh_token != before.refresh_token
     # The connection survives: the next call in this process works without refreshing again.
     for connection_id in (first.id, second.id):
-        name = open_client(ctx, connection_id).organisation().name
+        name = guarded(ctx, connection_id)
         assert name == rows[connection_id].tenant_name
     assert sandbox_stats(sandbox)["refreshes"] == 1

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from bot.chasing.ports import ConnectionLost
-from bot.chasing.tokens import DbTokenStore, open_client
+from bot.chasing.tokens import DbTokenStore
 from bot.deps import AppDeps
-from bot.errors import ConnectionNotUsable
+from bot.errors import ConnectionNotUsable, NeedsReconnect
 from bot.messages import SLACK
 from bot.sandbox.server import SandboxServer
 from bot.xero.errors import XeroAuthError
@@ -20,6 +20,7 @@ from tests.connect_helpers import (
     age_tokens,
     connect,
     connections,
+    guarded,
     make_context,
     sandbox_stats,
     stored_tokens,
@@ -40,7 +41,7 @@ def lost_events(ctx: AppDeps) -> list[ConnectionLost]:
 def test_a_fresh_token_is_used_without_refreshing(ctx: AppDeps, sandbox: SandboxServer) -> None:
     row = connections(ctx)[0]
 
-    assert open_client(ctx, row.id).organisation().name == row.tenant_name
+    assert guarded(ctx, row.id) == row.tenant_name
     assert sandbox_stats(sandbox)["refreshes"] == 0
 
 
@@ -51,7 +52,7 @@ def test_refresh_ahead_of_expiry_saves_the_rotated_set_for_every_organisation_of
     before = stored_tokens(ctx, first.id)
     age_tokens(ctx, datetime.now(UTC) + timedelta(minutes=2))  # inside the 5-minute margin
 
-    assert open_client(ctx, first.id).organisation().name == first.tenant_name
+    assert guarded(ctx, first.id) == first.tenant_name
 
     after = stored_tokens(ctx, first.id)
     assert after.refresh_token != before.refresh_token
@@ -62,7 +63,7 @@ def test_refresh_ahead_of_expiry_saves_the_rotated_set_for_every_organisation_of
     rows = {row.id: row for row in connections(ctx)}
     assert rows[first.id].token_version == first.token_version + 1
     assert rows[second.id].token_version == second.token_version + 1
-    assert open_client(ctx, second.id).organisation().name == second.tenant_name
+    assert guarded(ctx, second.id) == second.tenant_name
     stats = sandbox_stats(sandbox)
     assert (stats["refreshes"], stats["refresh_failures"]) == (1, 0)
 
@@ -88,11 +89,11 @@ def test_revoked_refresh_token_marks_needs_reconnect_and_tells_admins_once(
                json={"revoke_tokens": True}).raise_for_status()
     age_tokens(ctx, datetime.now(UTC))
 
-    client = open_client(ctx, first.id)
-    with pytest.raises(XeroAuthError):
-        client.organisation()
-    with pytest.raises(ConnectionNotUsable):
-        client.users()  # a second failure is not a second transition
+    with pytest.raises(NeedsReconnect) as lost:
+        guarded(ctx, first.id)
+    assert "revoked" in lost.value.text(SLACK)
+    with pytest.raises(NeedsReconnect):
+        guarded(ctx, first.id)  # a second failure is not a second transition
 
     row = next(r for r in connections(ctx) if r.id == first.id)
     assert row.status == ConnectionStatus.NEEDS_RECONNECT
@@ -104,7 +105,7 @@ def test_revoked_refresh_token_marks_needs_reconnect_and_tells_admins_once(
         first.id, first.tenant_name, "T-TEAM")
     assert event.workspace_id == first.workspace_id
     with pytest.raises(ConnectionNotUsable) as refused:
-        open_client(ctx, first.id)
+        guarded(ctx, first.id)
     assert "needs reconnecting" in refused.value.text(SLACK)
 
 
@@ -117,8 +118,7 @@ def test_access_token_xero_calls_expired_early_is_refreshed_once_and_the_call_re
     expired = httpx.post(f"{sandbox.url}/_sandbox/tokens/expire", json={"kind": "access"})
     assert expired.json()["expired"] >= 1
 
-    client = open_client(ctx, first.id)
-    assert client.organisation().name == first.tenant_name
+    assert guarded(ctx, first.id) == first.tenant_name
 
     assert sandbox_stats(sandbox)["refreshes"] == 1
     assert stored_tokens(ctx, first.id).access_token != before.access_token
@@ -134,15 +134,17 @@ def test_xero_403_for_a_deleted_tenant_connection_marks_needs_reconnect(
     httpx.post(f"{sandbox.url}/_sandbox/connections/{first.xero_connection_id}/revoke",
                json={}).raise_for_status()
 
-    with pytest.raises(XeroAuthError) as refused:
-        open_client(ctx, first.id).organisation()
-    assert refused.value.status == 403
+    with pytest.raises(NeedsReconnect) as refused:
+        guarded(ctx, first.id)
+    assert isinstance(refused.value.__cause__, XeroAuthError)
+    assert refused.value.__cause__.status == 403
+    assert "disconnected from chaser-bot in Xero" in refused.value.text(SLACK)
 
     statuses = {row.id: row.status for row in connections(ctx)}
     assert statuses == {first.id: ConnectionStatus.NEEDS_RECONNECT,
                         second.id: ConnectionStatus.CONNECTED}
     assert [event.connection_id for event in lost_events(ctx)] == [first.id]
-    assert open_client(ctx, second.id).organisation().name == second.tenant_name
+    assert guarded(ctx, second.id) == second.tenant_name
 
 
 def test_reconnecting_after_a_loss_resumes_the_connection(
@@ -151,23 +153,21 @@ def test_reconnecting_after_a_loss_resumes_the_connection(
     first = connections(ctx)[0]
     httpx.post(f"{sandbox.url}/_sandbox/connections/{first.xero_connection_id}/revoke",
                json={}).raise_for_status()
-    with pytest.raises(XeroAuthError):
-        open_client(ctx, first.id).organisation()
+    with pytest.raises(NeedsReconnect):
+        guarded(ctx, first.id)
 
     connect(ctx)
 
-    assert open_client(ctx, first.id).organisation().name == first.tenant_name
+    assert guarded(ctx, first.id) == first.tenant_name
 
 
-def test_open_client_refuses_a_disconnected_or_unknown_connection(ctx: AppDeps) -> None:
-    from bot.chasing.connections import ConnectService
-
+def test_the_gateway_refuses_a_disconnected_or_unknown_connection(ctx: AppDeps) -> None:
     first = connections(ctx)[0]
-    ConnectService(ctx).disconnect(first.id, actor="cli")
+    ctx.connect_service().disconnect(first.id, actor="cli")
 
     with pytest.raises(ConnectionNotUsable) as disconnected:
-        open_client(ctx, first.id)
+        guarded(ctx, first.id)
     assert "disconnected" in disconnected.value.text(SLACK)
     with pytest.raises(ConnectionNotUsable) as unknown:
-        open_client(ctx, 999_999)
+        guarded(ctx, 999_999)
     assert "/chaser connect" in unknown.value.text(SLACK)

@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bot.chasing.connections import ConnectService
 from bot.cli.connect import serve_callback
 from bot.deps import AppDeps
 from bot.sandbox.server import SandboxServer
@@ -32,7 +31,7 @@ def web(ctx: AppDeps) -> Iterator[httpx.Client]:
 
 def xero_redirect(ctx: AppDeps, user: str = "finance@sandbox.example") -> str:
     """The callback path and query the sandbox sends the browser back to."""
-    authorize_url = ConnectService(ctx).start("T-TEAM", "U-ADMIN", login_hint=user)
+    authorize_url = ctx.connect_service().start("T-TEAM", "U-ADMIN", login_hint=user)
     location = httpx.get(authorize_url).headers["location"]
     parts = urlsplit(location)
     return f"{parts.path}?{parts.query}"
@@ -65,7 +64,7 @@ def test_callback_for_a_readonly_user_says_why_and_what_to_do(
 def test_callback_after_cancelling_at_xero_is_polite_and_uses_up_the_link(
     web: httpx.Client, ctx: AppDeps, sandbox: SandboxServer
 ) -> None:
-    authorize_url = ConnectService(ctx).start("T-TEAM", "U-ADMIN")
+    authorize_url = ctx.connect_service().start("T-TEAM", "U-ADMIN")
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
     # The person presses Cancel on Xero's consent page.
     answer = httpx.post(f"{sandbox.url}/identity/connect/authorize",

@@ -231,7 +231,8 @@ def test_organisation_disconnected_in_xero_is_marked_and_the_event_says_why(
             row = session.scalars(select(XeroWebhookEvent)).first()
             return row.error if row is not None and row.processed_at is not None else None
 
-    assert "Xero refused the connection" in wait_for(finished, what="the failed fetch")
+    said = wait_for(finished, what="the failed fetch")
+    assert "needs reconnecting" in said and "disconnected from chaser-bot in Xero" in said
     with session_scope(world.ctx.session_factory) as session:
         connection = session.get(XeroConnection, world.connection_id)
         assert connection is not None and connection.status == ConnectionStatus.NEEDS_RECONNECT

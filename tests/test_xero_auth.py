@@ -46,7 +46,6 @@ class MemoryTokenStore:
 
     def __init__(self, tokens: TokenSet, clock: Callable[[], datetime]) -> None:
         self.saved = tokens
-        self.failures: list[str] = []
         self.refresh_calls = 0
         self._clock = clock
         self._lock = threading.Lock()
@@ -64,9 +63,6 @@ class MemoryTokenStore:
             self.refresh_calls += 1
             self.saved = refresh(current)
             return self.saved
-
-    def mark_auth_failed(self, reason: str) -> None:
-        self.failures.append(reason)
 
 
 def expired(tokens: TokenSet) -> TokenSet:
@@ -257,14 +253,17 @@ def test_token_manager_refreshes_ahead_of_expiry_and_the_store_keeps_the_rotatio
     assert XeroClient(sandbox.url, manager.access_token, tenant).organisation().name
 
 
-def test_token_manager_marks_the_connection_failed_when_refresh_is_rejected(sandbox) -> None:
+def test_token_manager_reports_a_rejected_refresh_and_leaves_the_decision_to_the_host(
+    sandbox,
+) -> None:
     oauth = oauth_for(sandbox)
     tokens = connect(oauth)
     oauth.revoke(tokens.refresh_token or "")
     store = MemoryTokenStore(expired(tokens), lambda: datetime.now(UTC))
     with pytest.raises(XeroAuthError) as caught:
         TokenManager(oauth, store).access_token()
-    assert caught.value.reason == "invalid_grant" and store.failures == ["invalid_grant"]
+    assert caught.value.reason == "invalid_grant"
+    assert store.saved.refresh_token == tokens.refresh_token  # nothing stored changed
 
 
 def test_revoking_removes_every_connection_of_the_user(sandbox) -> None:

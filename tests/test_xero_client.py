@@ -19,10 +19,13 @@ import pytest
 from bot.xero.client import XeroClient
 from bot.xero.errors import (
     XeroAuthError,
+    XeroIncompleteRead,
     XeroNotFound,
     XeroRateLimited,
     XeroServerError,
     XeroTransportError,
+    XeroUnexpectedAnswer,
+    XeroUnreadableAnswer,
     XeroValidationError,
 )
 from bot.xero.pacing import Pacer, SlidingWindow
@@ -202,18 +205,99 @@ def test_client_accepts_the_accounting_root_as_well_as_the_api_host(stub, fake_t
     assert same.base_url == client.base_url == stub.url + "/api.xro/2.0"
 
 
-def test_invoice_paging_stops_on_a_short_page(stub, fake_time) -> None:
+def test_without_a_pagination_block_paging_goes_on_until_an_empty_page(stub, fake_time) -> None:
+    # A short page is not the last one: Xero may serve fewer rows than we ask for.
     stub.script(
         "/api.xro/2.0/Invoices",
         invoices_page(range(0, 3), 1, 3, None),
-        invoices_page(range(3, 6), 2, 3, None),
-        invoices_page(range(6, 7), 3, 3, None),
+        invoices_page(range(3, 5), 2, 3, None),
+        invoices_page(range(5, 6), 3, 3, None),
+        invoices_page(range(0, 0), 4, 3, None),
     )
     pages = list(make_client(stub, fake_time).iter_invoice_pages(page_size=3))
-    assert [len(p.invoices) for p in pages] == [3, 3, 1]
-    assert [s.query["page"] for s in stub.seen] == [["1"], ["2"], ["3"]]
+    assert [len(p.invoices) for p in pages] == [3, 2, 1]
+    assert [s.query["page"] for s in stub.seen] == [["1"], ["2"], ["3"], ["4"]]
     assert stub.seen[0].query["pageSize"] == ["3"]
     assert stub.seen[0].query["where"] == ['Type=="ACCREC"']
+
+
+def paged(numbers: range, page: int, page_size: int, page_count: int, item_count: int) -> tuple:
+    status, body, headers = invoices_page(numbers, page, page_size, page_count)
+    body["pagination"]["itemCount"] = item_count
+    return status, body, headers
+
+
+def test_pages_shorter_than_asked_for_are_followed_to_page_count(stub, fake_time) -> None:
+    # We ask for 1000 a page; Xero serves its default 100 and says so (issue 7, A.1).
+    stub.script(
+        "/api.xro/2.0/Invoices",
+        paged(range(0, 100), 1, 100, 3, 250),
+        paged(range(100, 200), 2, 100, 3, 250),
+        paged(range(200, 250), 3, 100, 3, 250),
+    )
+    pages = list(make_client(stub, fake_time).iter_invoice_pages(page_size=1000))
+    assert [len(p.invoices) for p in pages] == [100, 100, 50]
+    assert len(stub.seen) == 3
+
+
+def test_a_pass_that_reads_fewer_rows_than_item_count_is_incomplete(stub, fake_time) -> None:
+    stub.script(
+        "/api.xro/2.0/Invoices",
+        paged(range(0, 100), 1, 100, 2, 250),
+        paged(range(100, 150), 2, 100, 2, 250),
+    )
+    with pytest.raises(XeroIncompleteRead):
+        list(make_client(stub, fake_time).iter_invoice_pages(page_size=1000))
+
+
+def test_a_server_that_ignores_the_page_number_is_not_paged_forever(stub, fake_time) -> None:
+    stub.script("/api.xro/2.0/Invoices", invoices_page(range(0, 3), 1, 3, None))
+    with pytest.raises(XeroUnexpectedAnswer):
+        list(make_client(stub, fake_time).iter_invoice_pages(page_size=3))
+    assert len(stub.seen) == 2
+
+
+def test_a_200_whose_json_is_cut_short_is_retried_like_a_5xx(stub, fake_time) -> None:
+    cut = b'{"Invoices": [{"InvoiceID": "x", "Type": "ACC'
+    stub.script("/api.xro/2.0/Invoices", (200, cut, {}), invoices_page(range(0, 2), 1, 100, 1))
+    pages = list(make_client(stub, fake_time).iter_invoice_pages())
+    assert [len(p.invoices) for p in pages] == [2]
+    assert len(stub.seen) == 2 and fake_time.sleeps  # backed off, then read it whole
+
+
+def test_json_cut_short_every_time_ends_as_unreadable_not_a_parse_crash(stub, fake_time) -> None:
+    stub.script("/api.xro/2.0/Invoices", (200, b'{"Invoices": [{"InvoiceID": "x", "Ty', {}))
+    with pytest.raises(XeroUnreadableAnswer) as caught:
+        list(make_client(stub, fake_time, max_attempts=3).iter_invoice_pages())
+    assert len(stub.seen) == 3
+    assert "InvoiceID" not in str(caught.value)  # the body never reaches a log line
+
+
+HTML_PAGE = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type"),
+    [
+        (400, HTML_PAGE, "text/html"),
+        (400, b"Bad Request", "text/plain"),
+        (400, b"", "text/plain"),
+        (502, HTML_PAGE, "text/html"),
+        (503, b"", "text/html"),
+    ],
+    ids=["400-html", "400-text", "400-empty", "502-html", "503-empty"],
+)
+def test_an_edge_answer_to_a_write_is_retried_and_never_read_as_a_refusal(
+    stub, fake_time, status, body, content_type
+) -> None:
+    stub.script("/api.xro/2.0/Invoices/inv-1", (status, body, {"Content-Type": content_type}))
+    with pytest.raises(XeroUnreadableAnswer) as caught:
+        make_client(stub, fake_time, max_attempts=3).set_expected_payment_date(
+            "inv-1", date(2025, 8, 15))
+    assert len(stub.seen) == 3  # retried like any transient fault
+    assert "<" not in str(caught.value) and "Bad Gateway" not in str(caught.value)
+    keys = {s.headers["Idempotency-Key"] for s in stub.seen}
+    assert len(keys) == 1  # the same write, not three
 
 
 def test_invoice_paging_uses_page_count_to_skip_the_empty_last_page(stub, fake_time) -> None:
@@ -243,7 +327,8 @@ def test_if_modified_since_is_sent_on_every_page(stub, fake_time) -> None:
     since = datetime(2026, 7, 14, 1, 2, 3, 456, tzinfo=UTC)
     client = make_client(stub, fake_time)
     pages = list(client.iter_contact_pages(modified_since=since, page_size=1))
-    assert [len(p.contacts) for p in pages] == [1, 0]
+    assert [len(p.contacts) for p in pages] == [1]  # the empty page ends it, unyielded
+    assert len(stub.seen) == 2
     for seen in stub.seen:
         assert seen.headers["If-Modified-Since"] == "2026-07-14T01:02:03+00:00"
         assert seen.query["includeArchived"] == ["true"]
@@ -344,7 +429,7 @@ def test_client_errors_are_typed_and_never_retried(stub, fake_time, status, body
         client.invoice("x")
     assert client.api_calls == 1
     if reason:
-        assert caught.value.reason == reason and caught.value.needs_reconnect
+        assert caught.value.reason == reason
 
 
 def test_setting_an_expected_payment_date_posts_yyyy_mm_dd_with_an_idempotency_key(
@@ -408,7 +493,6 @@ def test_a_refused_expected_payment_date_surfaces_xeros_message(stub, fake_time)
     assert caught.value.messages == [
         "This document cannot be edited as it has a payment or credit note allocated to it."
     ]
-    assert "payment or credit note" in caught.value.user_message
     assert client.api_calls == 1
 
 

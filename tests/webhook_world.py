@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 
 from bot.chasing.ports import AlertPoster, RecordingNotifier
-from bot.chasing.sync import SyncService
 from bot.chasing.webhooks import ProcessReport, WebhookInbox, WebhookWorker
 from bot.cli.demo import connect_unattended
 from bot.config import load_settings
@@ -122,7 +121,7 @@ def webhook_world(
         ids = sorted(item.connection_id for item in result.connected)
         assert ids, result
         for connection_id in ids:
-            report = SyncService(ctx).sync(connection_id)
+            report = ctx.sync_service().sync(connection_id)
             assert report.outcome == "ok", report
         if configure is not None:
             configure(ctx, ids)

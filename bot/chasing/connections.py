@@ -9,23 +9,22 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import httpx
-
 from bot import messages
-from bot.chasing.ports import ConnectRefused, OrganisationConnected
-from bot.chasing.tokens import DbTokenStore
+from bot.chasing.connection_guard import CLIENT_FAULTS, user_error
+from bot.chasing.ports import Clock, ConnectRefused, Notifier, OrganisationConnected, XeroGateway
 from bot.errors import ConnectionNotUsable, UserFacingError
 from bot.messages import Message
-from bot.xero.auth import TokenManager, jwt_claims_unverified, new_code_verifier
-from bot.xero.client import XeroClient
+from bot.xero.auth import jwt_claims_unverified, new_code_verifier
 from bot.xero.errors import XeroAuthError, XeroError, XeroNotFound
 from storage import repositories
 from storage.db import session_scope
 from storage.models import ConnectionStatus, Workspace, XeroConnection
 
 if TYPE_CHECKING:
-    from bot.deps import AppDeps
-    from bot.xero.auth import TokenSet
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from bot.secrets import SecretBox
+    from bot.xero.auth import TokenSet, XeroOAuth
     from bot.xero.models import Organisation, User, XeroTenantConnection
 
 log = logging.getLogger(__name__)
@@ -123,41 +122,46 @@ def role_refusal(user: User | None) -> str | None:
 class ConnectService:
     """Starts and completes Xero consent for a Slack workspace, and disconnects organisations."""
 
-    def __init__(self, ctx: AppDeps) -> None:
-        self.ctx = ctx
+    def __init__(self, session_factory: sessionmaker[Session], box: SecretBox,
+                 oauth: XeroOAuth, xero: XeroGateway, *, clock: Clock,
+                 notifier: Notifier) -> None:
+        self._factory = session_factory
+        self._box = box
+        self._oauth = oauth
+        self._xero = xero
+        self._clock = clock
+        self._notifier = notifier
 
     # Start -------------------------------------------------------------------------------
 
     def start(self, team_id: str, slack_user_id: str | None, *,
               login_hint: str | None = None) -> str:
         """A Xero authorize URL whose state is bound to this team and user, single use, 10 min."""
-        ctx = self.ctx
         state = secrets.token_urlsafe(32)
         verifier = new_code_verifier()
-        now = ctx.clock()
-        with session_scope(ctx.session_factory) as session:
+        now = self._clock()
+        with session_scope(self._factory) as session:
             workspace = repositories.get_or_create_workspace(session, team_id, now=now)
             repositories.create_oauth_state(
                 session, state=state,
-                code_verifier_ciphertext=ctx.box.encrypt(verifier),
+                code_verifier_ciphertext=self._box.encrypt(verifier),
                 workspace_id=workspace.id, slack_user_id=slack_user_id,
                 now=now, expires_at=now + STATE_TTL,
             )
-        return ctx.oauth.authorization_url(state, verifier, login_hint=login_hint)
+        return self._oauth.authorization_url(state, verifier, login_hint=login_hint)
 
     def abandon(self, state: str | None) -> None:
         """Use up a state whose consent was cancelled, so the link cannot be replayed."""
         if state:
-            with session_scope(self.ctx.session_factory) as session:
-                repositories.consume_oauth_state(session, state, self.ctx.clock())
+            with session_scope(self._factory) as session:
+                repositories.consume_oauth_state(session, state, self._clock())
 
     # Complete ----------------------------------------------------------------------------
 
     def complete(self, state: str, code: str) -> ConnectResult:
         """Finish consent: keep each organisation the user may connect, refuse the others."""
-        ctx = self.ctx
-        now = ctx.clock()
-        with session_scope(ctx.session_factory) as session:
+        now = self._clock()
+        with session_scope(self._factory) as session:
             pending = repositories.consume_oauth_state(session, state, now)
             if pending is None or pending.workspace_id is None:
                 raise LinkExpired()
@@ -166,13 +170,17 @@ class ConnectService:
             if workspace is None:
                 raise LinkExpired()
             team_id = workspace.slack_team_id
-            verifier = ctx.box.decrypt(pending.code_verifier_ciphertext or "")
+            verifier = self._box.decrypt(pending.code_verifier_ciphertext or "")
         try:
-            tokens = ctx.oauth.exchange_code(code, verifier)
+            tokens = self._oauth.exchange_code(code, verifier)
+        except XeroAuthError as exc:
+            if exc.reason in CLIENT_FAULTS:  # our app's id or secret: the operator's to fix
+                raise user_error(exc) from exc
+            raise ConnectError(messages.CONNECT_SIGN_IN_FAILED, detail=str(exc)) from exc
         except XeroError as exc:
             raise ConnectError(messages.CONNECT_SIGN_IN_FAILED, detail=str(exc)) from exc
         try:
-            identity = ctx.oauth.id_token_claims(tokens.id_token) if tokens.id_token else {}
+            identity = self._oauth.id_token_claims(tokens.id_token) if tokens.id_token else {}
             tenants = self._authorised_tenants(tokens)
         except XeroError as exc:
             raise ConnectError(messages.CONNECT_XERO_TROUBLE, detail=str(exc)) from exc
@@ -182,10 +190,8 @@ class ConnectService:
             raise ConnectError(messages.CONNECT_NO_ORGANISATIONS)
 
         result = ConnectResult(team_id=team_id, slack_user_id=slack_user_id)
-        with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0)) as http:
-            for tenant in tenants:
-                self._check_and_keep(result, tenant, tokens, http, workspace_id,
-                                     xero_userid, email)
+        for tenant in tenants:
+            self._check_and_keep(result, tenant, tokens, workspace_id, xero_userid, email)
         if not result.connected and not self._user_keeps_connections(email):
             # Nothing kept: give the grant back so no token dangles. Not when this Xero user
             # still has organisations connected here: revoking removes all their connections.
@@ -194,18 +200,15 @@ class ConnectService:
         return result
 
     def _check_and_keep(self, result: ConnectResult, tenant: XeroTenantConnection,
-                        tokens: TokenSet, http: httpx.Client, workspace_id: int,
+                        tokens: TokenSet, workspace_id: int,
                         xero_userid: str | None, email: str | None) -> None:
         """Read one authorised organisation, check the user's role, keep or refuse it."""
-        ctx = self.ctx
         slack_user_id = result.slack_user_id
         name = tenant.tenant_name or "Your Xero organisation"
-        client = XeroClient(ctx.settings.xero_api_url, lambda: tokens.access_token,
-                            tenant.tenant_id, http=http,
-                            pacer=ctx.pacers.for_tenant(tenant.tenant_id))
         try:
-            organisation = client.organisation()
-            user = connecting_user(client.users(), xero_userid, email)
+            with self._xero.with_token(tenant.tenant_id, tokens.access_token) as client:
+                organisation = client.organisation()
+                user = connecting_user(client.users(), xero_userid, email)
         except XeroError as exc:
             log.warning("Could not read %s after consent: %s", name, exc)
             result.refused.append(self._refuse(
@@ -227,13 +230,13 @@ class ConnectService:
     def _user_keeps_connections(self, xero_user: str | None) -> bool:
         if not xero_user:
             return False
-        with session_scope(self.ctx.session_factory) as session:
+        with session_scope(self._factory) as session:
             return bool(repositories.connections_by_xero_user(session, xero_user))
 
     def _authorised_tenants(self, tokens: TokenSet) -> list[XeroTenantConnection]:
         # /connections lists every organisation this user ever connected to the app; the ones
         # from this consent share the access token's authentication_event_id.
-        listed = [t for t in self.ctx.oauth.list_connections(tokens.access_token)
+        listed = [t for t in self._oauth.list_connections(tokens.access_token)
                   if t.tenant_type == "ORGANISATION"]
         event = access_token_claims(tokens.access_token).get("authentication_event_id")
         mine = [t for t in listed if event and t.auth_event_id == event]
@@ -242,9 +245,8 @@ class ConnectService:
     def _keep(self, workspace_id: int, tenant: XeroTenantConnection, organisation: Organisation,
               tokens: TokenSet, slack_user_id: str | None,
               xero_user: str | None) -> ConnectedOrganisation:
-        ctx = self.ctx
-        now = ctx.clock()
-        with session_scope(ctx.session_factory) as session:
+        now = self._clock()
+        with session_scope(self._factory) as session:
             created = not any(
                 c.tenant_id == tenant.tenant_id
                 for c in repositories.list_connections(session, workspace_id)
@@ -261,7 +263,7 @@ class ConnectService:
                 base_currency=organisation.base_currency,
                 period_lock_date=organisation.period_lock_date,
                 end_of_year_lock_date=organisation.end_of_year_lock_date,
-                token_ciphertext=ctx.box.encrypt(tokens.to_json()),
+                token_ciphertext=self._box.encrypt(tokens.to_json()),
                 token_expires_at=tokens.expires_at,
                 connected_by=slack_user_id,
                 connected_by_xero_user=xero_user,
@@ -286,14 +288,14 @@ class ConnectService:
                 what_to_do: Message, workspace_id: int) -> RefusedOrganisation:
         # Delete this tenant's Xero connection so nothing dangles that we will never use.
         try:
-            self.ctx.oauth.delete_connection(tokens.access_token, tenant.id)
+            self._oauth.delete_connection(tokens.access_token, tenant.id)
         except XeroError as exc:
             log.warning("Could not delete Xero connection for %s: %s", name, exc)
-        with session_scope(self.ctx.session_factory) as session:
+        with session_scope(self._factory) as session:
             repositories.record_audit(
                 session, actor="xero", action="connection.refused", workspace_id=workspace_id,
                 detail={"tenant_id": tenant.tenant_id, "tenant_name": name, "reason": reason},
-                at=self.ctx.clock(),
+                at=self._clock(),
             )
         return RefusedOrganisation(tenant_name=name, reason=reason, what_to_do=what_to_do)
 
@@ -301,14 +303,14 @@ class ConnectService:
         if not refresh_token:
             return False
         try:
-            self.ctx.oauth.revoke(refresh_token)
+            self._oauth.revoke(refresh_token)
         except XeroError as exc:
             log.warning("Could not revoke a Xero refresh token: %s", exc)
             return False
         return True
 
     def _notify(self, result: ConnectResult) -> None:
-        notifier = self.ctx.notifier
+        notifier = self._notifier
         for kept in result.connected:
             notifier.organisation_connected(OrganisationConnected(
                 team_id=result.team_id, slack_user_id=result.slack_user_id,
@@ -329,8 +331,7 @@ class ConnectService:
         revoked only when no other connected organisation was connected by the same Xero user;
         otherwise only this tenant's Xero connection is deleted.
         """
-        ctx = self.ctx
-        with session_scope(ctx.session_factory) as session:
+        with session_scope(self._factory) as session:
             connection = session.get(XeroConnection, connection_id)
             if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
                 raise ConnectionNotUsable(messages.not_connected())
@@ -342,8 +343,8 @@ class ConnectService:
                 for other in repositories.connections_by_xero_user(session, xero_user or "")
             )
         warning = self._tell_xero(connection_id, xero_connection_id, revoke=not shares_user)
-        now = ctx.clock()
-        with session_scope(ctx.session_factory) as session:
+        now = self._clock()
+        with session_scope(self._factory) as session:
             connection = repositories.lock_connection_for_update(session, connection_id)
             assert connection is not None
             repositories.set_connection_status(
@@ -366,19 +367,17 @@ class ConnectService:
     def _tell_xero(self, connection_id: int, xero_connection_id: str | None, *,
                    revoke: bool) -> Message | None:
         """Delete the Xero connection and maybe revoke; a warning line when Xero was not told."""
-        ctx = self.ctx
-        store = DbTokenStore(ctx.session_factory, ctx.box, connection_id, clock=ctx.clock)
         try:
-            # Through the manager, so an expired access token is refreshed and the rotation
+            # Through the gateway, so an expired access token is refreshed and the rotation
             # saved (a sibling organisation may still be using the same grant).
-            access_token = TokenManager(ctx.oauth, store, ctx.clock).access_token()
-            refresh_token = store.load().refresh_token
+            grant = self._xero.grant(connection_id)
+            access_token, refresh_token = grant.access_token, grant.refresh_token
             if xero_connection_id:
                 # Already gone at Xero (404) is what we wanted anyway.
                 with contextlib.suppress(XeroNotFound):
-                    ctx.oauth.delete_connection(access_token, xero_connection_id)
+                    self._oauth.delete_connection(access_token, xero_connection_id)
             if revoke and refresh_token:
-                ctx.oauth.revoke(refresh_token)
+                self._oauth.revoke(refresh_token)
         except (XeroAuthError, ConnectionNotUsable):
             return None  # Xero already refuses this grant: nothing is left to remove there
         except XeroError as exc:

@@ -7,7 +7,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Literal
 
 from bot import messages
-from bot.chasing.tokens import mark_needs_reconnect, open_client
+from bot.chasing.connection_guard import ConnectionGuard
+from bot.chasing.ports import Clock, Notifier, XeroGateway
 from bot.chasing.xero_edits import (
     EditRefusal,
     expected_date_refusal,
@@ -15,15 +16,16 @@ from bot.chasing.xero_edits import (
     refusal_in_words,
 )
 from bot.errors import NotFound
-from bot.xero.errors import XeroAuthError, XeroValidationError
+from bot.xero.errors import XeroValidationError
 from storage import repositories
 from storage.db import session_scope
 from storage.models import ExpectedDateSource, Invoice, XeroConnection
 
 if TYPE_CHECKING:
-    from bot.deps import AppDeps
+    from sqlalchemy.orm import Session, sessionmaker
 
 HeldIn = Literal["xero", "local"]
+
 
 class InvoiceNotFound(NotFound):
     """The invoice is not in the local store for that connection."""
@@ -52,86 +54,89 @@ def explain_refusal(xero_messages: list[str], invoice: Invoice, lock: date | Non
     return f"{explanation} (Xero said: {said})" if said else explanation
 
 
-def set_expected_payment_date(
-    ctx: AppDeps,
-    connection_id: int,
-    invoice_id: int,
-    expected: date | None,
-    actor: str,
-) -> ExpectedDateOutcome:
-    """Set (or clear, with None) an invoice's expected payment date, in Xero when it allows.
+class ExpectedDates:
+    """Sets expected payment dates: in Xero when it allows, held locally when it refuses."""
 
-    `invoice_id` is the local invoices.id. When Xero refuses (payment, prepayment or credit
-    note allocated; locked period) the value is kept locally with the reason, and sync will
-    not overwrite it until Xero itself changes the invoice with a date of its own. Auth
-    failures mark the connection needs_reconnect; rate limits and outages propagate as the
-    typed Xero errors (each has a user_message) and change nothing locally.
-    """
-    with session_scope(ctx.session_factory) as session:
-        invoice = session.get(Invoice, invoice_id)
-        if invoice is None or invoice.connection_id != connection_id:
-            raise InvoiceNotFound(messages.INVOICE_NOT_SYNCED)
-        xero_invoice_id = invoice.xero_invoice_id
-        number = invoice.invoice_number
-        previous = invoice.expected_payment_date
+    def __init__(self, session_factory: sessionmaker[Session], xero: XeroGateway, *,
+                 clock: Clock, notifier: Notifier) -> None:
+        self._factory = session_factory
+        self._xero = xero
+        self._clock = clock
+        self._notifier = notifier
 
-    client = open_client(ctx, connection_id)
-    try:
-        client.set_expected_payment_date(xero_invoice_id, expected)
-    except XeroValidationError as exc:
-        refusal = exc
-    except XeroAuthError as exc:
-        mark_needs_reconnect(
-            ctx.session_factory, connection_id, exc.reason, clock=ctx.clock, notifier=ctx.notifier
-        )
-        raise
-    else:
-        refusal = None
-    finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
+    def set(self, connection_id: int, invoice_id: int, expected: date | None,
+            actor: str) -> ExpectedDateOutcome:
+        """Set (or clear, with None) an invoice's expected payment date, in Xero when it allows.
 
-    now = ctx.clock()
-    with session_scope(ctx.session_factory) as session:
-        invoice = session.get(Invoice, invoice_id)
-        assert invoice is not None  # read above; invoices are never deleted by sync
-        connection = session.get(XeroConnection, connection_id)
-        if refusal is None:
-            outcome = ExpectedDateOutcome(date=expected, held_in="xero")
-            invoice.expected_payment_date = expected
-            invoice.expected_payment_date_source = ExpectedDateSource.XERO if expected else None
-            invoice.expected_payment_date_reason = None
-        else:
-            lock = (
-                lock_date(connection.period_lock_date, connection.end_of_year_lock_date)
-                if connection
-                else None
+        `invoice_id` is the local invoices.id. Only Xero's own refusal (a validation error in
+        its JSON: payment, prepayment or credit note allocated; locked period) keeps the value
+        locally with the reason, and sync will not overwrite it until Xero itself changes the
+        invoice with a date of its own. Everything else — a lost connection, a rate limit, an
+        outage, an HTML page instead of Xero's answer — raises the guard's UserFacingError and
+        changes nothing locally.
+        """
+        with session_scope(self._factory) as session:
+            invoice = session.get(Invoice, invoice_id)
+            if invoice is None or invoice.connection_id != connection_id:
+                raise InvoiceNotFound(messages.INVOICE_NOT_SYNCED)
+            xero_invoice_id = invoice.xero_invoice_id
+            number = invoice.invoice_number
+            previous = invoice.expected_payment_date
+
+        guard = ConnectionGuard(connection_id, session_factory=self._factory,
+                                clock=self._clock, notifier=self._notifier)
+        refusal: XeroValidationError | None = None
+        with guard, self._xero.connection(connection_id) as client:
+            try:
+                client.set_expected_payment_date(xero_invoice_id, expected)
+            except XeroValidationError as exc:
+                refusal = exc
+        return self._record(connection_id, invoice_id, number, previous, expected, actor,
+                            refusal)
+
+    def _record(self, connection_id: int, invoice_id: int, number: str | None,
+                previous: date | None, expected: date | None, actor: str,
+                refusal: XeroValidationError | None) -> ExpectedDateOutcome:
+        now = self._clock()
+        with session_scope(self._factory) as session:
+            invoice = session.get(Invoice, invoice_id)
+            assert invoice is not None  # read above; invoices are never deleted by sync
+            connection = session.get(XeroConnection, connection_id)
+            if refusal is None:
+                outcome = ExpectedDateOutcome(date=expected, held_in="xero")
+                invoice.expected_payment_date = expected
+                invoice.expected_payment_date_source = ExpectedDateSource.XERO if expected else None
+                invoice.expected_payment_date_reason = None
+            else:
+                lock = (
+                    lock_date(connection.period_lock_date, connection.end_of_year_lock_date)
+                    if connection
+                    else None
+                )
+                reason = explain_refusal(refusal.messages, invoice, lock)
+                outcome = ExpectedDateOutcome(
+                    date=expected,
+                    held_in="local",
+                    reason=reason,
+                    xero_messages=tuple(refusal.messages),
+                )
+                # Held locally even when clearing: Xero keeps its old date, ours is "none".
+                repositories.set_local_expected_payment_date(session, invoice_id, expected,
+                                                             reason=reason)
+            repositories.record_audit(
+                session,
+                action="invoice.expected_payment_date",
+                actor=actor,
+                workspace_id=connection.workspace_id if connection else None,
+                connection_id=connection_id,
+                detail={
+                    "invoice_id": invoice_id,
+                    "invoice_number": number,
+                    "from": previous.isoformat() if previous else None,
+                    "to": expected.isoformat() if expected else None,
+                    "held_in": outcome.held_in,
+                    "xero_messages": list(outcome.xero_messages),
+                },
+                at=now,
             )
-            reason = explain_refusal(refusal.messages, invoice, lock)
-            outcome = ExpectedDateOutcome(
-                date=expected,
-                held_in="local",
-                reason=reason,
-                xero_messages=tuple(refusal.messages),
-            )
-            # Held locally even when clearing: Xero keeps its old date, ours is "none".
-            repositories.set_local_expected_payment_date(session, invoice_id, expected,
-                                                         reason=reason)
-        repositories.record_audit(
-            session,
-            action="invoice.expected_payment_date",
-            actor=actor,
-            workspace_id=connection.workspace_id if connection else None,
-            connection_id=connection_id,
-            detail={
-                "invoice_id": invoice_id,
-                "invoice_number": number,
-                "from": previous.isoformat() if previous else None,
-                "to": expected.isoformat() if expected else None,
-                "held_in": outcome.held_in,
-                "xero_messages": list(outcome.xero_messages),
-            },
-            at=now,
-        )
-    return outcome
+        return outcome

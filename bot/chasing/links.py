@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.chasing.connection_guard import ConnectionGuard
+from bot.chasing.ports import Notifier, XeroApi, XeroGateway
 from bot.errors import UserFacingError
-from bot.xero.errors import XeroError, XeroValidationError
+from bot.xero.errors import XeroValidationError
 from storage import reminders as ledger
 from storage.db import session_scope
-
-if TYPE_CHECKING:
-    from bot.xero.client import XeroClient
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +35,18 @@ class XeroOnlineLinks:
         self,
         *,
         session_factory: sessionmaker[Session],
-        client_factory: Callable[[int], XeroClient],
+        xero: XeroGateway,
         clock: Callable[[], datetime],
+        notifier: Notifier,
         max_calls: int = DEFAULT_LINK_CALLS,
     ) -> None:
         self._sessions = session_factory
-        self._client_factory = client_factory
+        self._xero = xero
         self._clock = clock
+        self._notifier = notifier
         self._calls_left = max_calls
-        self._clients: dict[int, XeroClient] = {}
+        self._clients: dict[int, XeroApi] = {}
+        self._open = ExitStack()  # the clients stay open for the run, closed by close()
         self.fetched = 0
 
     def url(self, connection_id: int, invoice_id: int, xero_invoice_id: str) -> str | None:
@@ -56,13 +58,19 @@ class XeroOnlineLinks:
         if self._calls_left <= 0:
             return None
         self._calls_left -= 1
+        guard = ConnectionGuard(connection_id, session_factory=self._sessions,
+                                clock=self._clock, notifier=self._notifier)
         try:
-            client = self._clients.get(connection_id) or self._client_factory(connection_id)
-            self._clients[connection_id] = client
-            url = client.online_invoice_url(xero_invoice_id)
-        except XeroValidationError:
-            url = None  # Xero has no online copy of this invoice: remember that too
-        except (XeroError, UserFacingError) as exc:
+            with guard:
+                client = self._clients.get(connection_id)
+                if client is None:
+                    client = self._open.enter_context(self._xero.connection(connection_id))
+                    self._clients[connection_id] = client
+                try:
+                    url = client.online_invoice_url(xero_invoice_id)
+                except XeroValidationError:
+                    url = None  # Xero has no online copy of this invoice: remember that too
+        except UserFacingError as exc:
             log.info("No online invoice link for %s this run: %s", xero_invoice_id, exc)
             return None
         with session_scope(self._sessions) as session:
@@ -71,9 +79,9 @@ class XeroOnlineLinks:
         return url
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
+        """Close every client this run opened."""
         self._clients.clear()
+        self._open.close()
 
     def __enter__(self) -> XeroOnlineLinks:
         return self

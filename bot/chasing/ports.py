@@ -1,8 +1,9 @@
-"""The ports chasing uses to reach people (Notifier), with events and a logging default."""
+"""The ports chasing works through: Notifier (people), XeroGateway (Xero), Clock; and events."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,8 +16,63 @@ from bot.messages import TERMINAL, Message
 if TYPE_CHECKING:
     from bot.chasing.escalation_view import EscalationView
     from bot.chasing.forewarn_view import ForewarnView
+    from bot.xero.models import ContactPage, Invoice, InvoicePage, Organisation, User
+    from bot.xero.tokens import TokenSet
 
 log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]  # timezone-aware "now"
+
+
+class XeroApi(Protocol):
+    """The calls chasing makes on one organisation (bot.xero.client.XeroClient is one)."""
+
+    api_calls: int
+    throttled: int
+
+    def organisation(self) -> Organisation: ...
+
+    def users(self, where: str | None = None) -> list[User]: ...
+
+    def iter_contact_pages(self, modified_since: datetime | None = None,
+                           include_archived: bool = True, summary_only: bool = False,
+                           page_size: int = ...,
+                           ids: Sequence[str] | None = None) -> Iterator[ContactPage]: ...
+
+    def iter_invoice_pages(self, modified_since: datetime | None = None,
+                           where: str | None = ..., page_size: int = ...,
+                           statuses: Sequence[str] | None = None, summary_only: bool = False,
+                           order: str | None = ...,
+                           ids: Sequence[str] | None = None) -> Iterator[InvoicePage]: ...
+
+    def set_expected_payment_date(self, invoice_id: str, expected: date | None, *,
+                                  idempotency_key: str | None = None) -> Invoice: ...
+
+    def online_invoice_url(self, invoice_id: str) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class XeroGateway(Protocol):
+    """Opens Xero for a connection; the composition root implements it (tokens, HTTP, pacing).
+
+    Each call returns a context manager that closes the client's sockets when the work ends.
+    Failures come out as the library's typed errors (bot.xero.errors) or, when the stored
+    connection cannot be used, as a ConnectionNotUsable: the ConnectionGuard decides the rest.
+    """
+
+    def connection(self, connection_id: int) -> AbstractContextManager[XeroApi]:
+        """A client for a stored connection, its tokens refreshed under the database lock."""
+        ...
+
+    def with_token(self, tenant_id: str,
+                   access_token: str) -> AbstractContextManager[XeroApi]:
+        """A client for a token just issued by consent (nothing stored yet)."""
+        ...
+
+    def grant(self, connection_id: int) -> TokenSet:
+        """A stored connection's tokens with a valid access token (refreshed and saved)."""
+        ...
 
 E = TypeVar("E")
 

@@ -7,16 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.chasing.connection_guard import ConnectionGuard
+from bot.chasing.ports import Clock, Notifier, XeroApi, XeroGateway
 from bot.chasing.receivables import RECEIVABLE_TYPE
-from bot.chasing.sync import RETRYABLE, ClientFactory, SyncService
+from bot.chasing.sync import SyncService
 from bot.chasing.sync_report import Outcome
-from bot.chasing.tokens import mark_needs_reconnect, open_client
-from bot.errors import UserFacingError
+from bot.errors import ConnectionNotUsable, UserFacingError
 from bot.messages import TERMINAL
-from bot.xero.errors import XeroAuthError, XeroError
 
 if TYPE_CHECKING:
-    from bot.deps import AppDeps
+    from sqlalchemy.orm import Session, sessionmaker
+
     from bot.xero.models import Contact as XeroContact
     from bot.xero.models import Invoice as XeroInvoice
 
@@ -48,10 +49,13 @@ def _chunks(ids: Sequence[str]) -> list[list[str]]:
 class RecordFetcher:
     """Fetches named records of one organisation with Xero's `IDs` filter and stores them."""
 
-    def __init__(self, ctx: AppDeps, *, client_factory: ClientFactory = open_client) -> None:
-        self.ctx = ctx
-        self._client_factory = client_factory
-        self._sync = SyncService(ctx, client_factory=client_factory)
+    def __init__(self, session_factory: sessionmaker[Session], xero: XeroGateway, *,
+                 clock: Clock, notifier: Notifier) -> None:
+        self._factory = session_factory
+        self._xero = xero
+        self._clock = clock
+        self._notifier = notifier
+        self._sync = SyncService(session_factory, xero, clock=clock, notifier=notifier)
 
     def fetch(
         self,
@@ -63,47 +67,45 @@ class RecordFetcher:
         """Fetch and store these records; failures are reported, never raised.
 
         Contacts first, like a sync, so a new customer's invoice finds its contact. An id Xero
-        does not return (deleted, or not this organisation's) is simply absent.
+        does not return (deleted, or not this organisation's) is simply absent. What a failure
+        means for the connection, its guard decides (as for a sync).
         """
         result = FetchedRecords(connection_id=connection_id)
         if not invoice_ids and not contact_ids:
             return result
+        guard = ConnectionGuard(connection_id, session_factory=self._factory,
+                                clock=self._clock, notifier=self._notifier)
         try:
-            client = self._client_factory(self.ctx, connection_id)
+            with guard, self._xero.connection(connection_id) as client:
+                try:
+                    self._fetch(client, result, invoice_ids, contact_ids)
+                finally:
+                    result.api_calls = int(client.api_calls)
+        except ConnectionNotUsable as exc:
+            if result.api_calls:  # lost while fetching
+                self._fail(result, exc)
+            else:  # not usable to begin with: nothing was tried
+                result.outcome, result.reason = "skipped", exc.record
         except UserFacingError as exc:
-            result.outcome, result.reason = "skipped", exc.text(TERMINAL)
-            return result
-        try:
-            for chunk in _chunks(contact_ids):
-                for page in client.iter_contact_pages(ids=chunk, include_archived=True):
-                    result.contacts.extend(page.contacts)
-            for chunk in _chunks(invoice_ids):
-                for page in client.iter_invoice_pages(ids=chunk, where=None, order=None):
-                    result.invoices.extend(
-                        i for i in page.invoices if i.type == RECEIVABLE_TYPE
-                    )
-            self._sync.store_records(
-                connection_id, contacts=result.contacts, invoices=result.invoices
-            )
-        except UserFacingError as exc:  # the token store found the connection unusable
-            self._fail(result, exc.text(TERMINAL), retry=False)
-        except XeroAuthError as exc:
-            mark_needs_reconnect(self.ctx.session_factory, connection_id, exc.reason,
-                                 clock=self.ctx.clock, notifier=self.ctx.notifier)
-            self._fail(result, f"Xero refused the connection ({exc.reason}).", retry=False)
-        except RETRYABLE as exc:
-            self._fail(result, f"retry later: {exc}", retry=True)
-        except XeroError as exc:
-            self._fail(result, f"Xero error: {exc}", retry=False)
-        finally:
-            result.api_calls = int(getattr(client, "api_calls", 0))
-            close = getattr(client, "close", None)
-            if callable(close):
-                close()
+            self._fail(result, exc)
         return result
 
+    def _fetch(self, client: XeroApi, result: FetchedRecords, invoice_ids: Sequence[str],
+               contact_ids: Sequence[str]) -> None:
+        for chunk in _chunks(contact_ids):
+            for page in client.iter_contact_pages(ids=chunk, include_archived=True):
+                result.contacts.extend(page.contacts)
+        for chunk in _chunks(invoice_ids):
+            for page in client.iter_invoice_pages(ids=chunk, where=None, order=None):
+                result.invoices.extend(i for i in page.invoices if i.type == RECEIVABLE_TYPE)
+        self._sync.store_records(
+            result.connection_id, contacts=result.contacts, invoices=result.invoices
+        )
+
     @staticmethod
-    def _fail(result: FetchedRecords, reason: str, *, retry: bool) -> None:
-        result.outcome, result.reason, result.retry_later = "failed", reason, retry
+    def _fail(result: FetchedRecords, error: UserFacingError) -> None:
+        result.outcome, result.reason = "failed", error.record
+        result.retry_later = error.retry_later
         result.invoices, result.contacts = [], []
-        log.warning("targeted fetch for connection %s failed: %s", result.connection_id, reason)
+        log.warning("targeted fetch for connection %s failed: %s%s", result.connection_id,
+                    error.text(TERMINAL), f" [{error.detail}]" if error.detail else "")

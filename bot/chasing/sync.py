@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot import messages
+from bot.chasing.connection_guard import ConnectionGuard, unavailable
 from bot.chasing.mapping import (
     contact_email_key,
     contact_emails,
@@ -15,6 +17,7 @@ from bot.chasing.mapping import (
     invoice_row,
     overtaken_local_dates,
 )
+from bot.chasing.ports import Clock, Notifier, XeroApi, XeroGateway
 from bot.chasing.receivables import RECEIVABLE_TYPE
 from bot.chasing.sync_report import (  # noqa: F401  (Outcome re-exported)
     CONTACTS,
@@ -25,40 +28,28 @@ from bot.chasing.sync_report import (  # noqa: F401  (Outcome re-exported)
     SyncProgress,
     SyncReport,
 )
-from bot.chasing.tokens import mark_needs_reconnect, open_client, unavailable
+from bot.chasing.timezones import org_zone
 from bot.errors import UserFacingError
 from bot.messages import TERMINAL
-from bot.xero.errors import (
-    XeroAuthError,
-    XeroError,
-    XeroRateLimited,
-    XeroServerError,
-    XeroTransportError,
-)
 from storage import repositories
 from storage.db import session_scope
 from storage.models import ConnectionStatus, EmailRole, XeroConnection
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from bot.deps import AppDeps
-    from bot.xero.client import XeroClient
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
 # Xero does not stamp every change (due-date edits on part-paid invoices keep their
 # UpdatedDateUTC), so an incremental-only sync drifts; a full pass this often catches it.
 RECONCILE_EVERY = timedelta(days=7)
-RETRYABLE = (XeroRateLimited, XeroServerError, XeroTransportError)
 # A second this far behind the start of the pass that saw it can gain no new stamps.
 SETTLED_AFTER = timedelta(minutes=5)
 # Pages fetched before they are stored in one transaction: a commit per page cost more CPU
 # (SQLite rewrites the same hot index pages on every commit) than holding a few in memory.
 # The write happens between two requests, so no lock is ever held across a call to Xero.
 PAGES_PER_COMMIT = 5
-
-ClientFactory = Callable[["AppDeps", int], "XeroClient"]
+ORGANISATION = "organisation"
 
 
 class SyncService:
@@ -66,15 +57,19 @@ class SyncService:
 
     def __init__(
         self,
-        ctx: AppDeps,
+        session_factory: sessionmaker[Session],
+        xero: XeroGateway,
         *,
-        client_factory: ClientFactory = open_client,
+        clock: Clock,
+        notifier: Notifier,
         reconcile_every: timedelta = RECONCILE_EVERY,
         page_size: int = 1000,
         pages_per_commit: int = PAGES_PER_COMMIT,
     ) -> None:
-        self.ctx = ctx
-        self._client_factory = client_factory
+        self._factory = session_factory
+        self._xero = xero
+        self._clock = clock
+        self._notifier = notifier
         self._reconcile_every = reconcile_every
         self._page_size = page_size  # Xero's maximum; smaller only to exercise paging
         self._pages_per_commit = max(1, pages_per_commit)
@@ -88,56 +83,78 @@ class SyncService:
 
         Each entity's high-water mark (the largest UpdatedDateUTC stored) only moves after
         a complete pass, so an interrupted run resumes from the old mark and misses nothing;
-        pages stored before the interruption are simply upserted again.
+        pages stored before the interruption are simply upserted again. Every failure ends as
+        one UserFacingError, decided by the connection's guard, recorded against the entity
+        it interrupted.
         """
         started = time.perf_counter()
         report = SyncReport(connection_id=connection_id)
-        with session_scope(self.ctx.session_factory) as session:
+        with session_scope(self._factory) as session:
             connection = repositories.get_connection(session, connection_id)
             report.tenant_name = connection.tenant_name if connection else None
             if connection is None or connection.status != ConnectionStatus.CONNECTED:
-                return self._skipped(report, unavailable(connection).text(TERMINAL), started)
+                return self._skipped(report, unavailable(connection), started)
             needs_organisation = not connection.timezone
             marks = {
                 entity: self._plan(session, connection_id, entity, full) for entity in ENTITIES
             }
         report.full = any(entity_full for entity_full, _ in marks.values())
 
+        guard = ConnectionGuard(connection_id, session_factory=self._factory,
+                                clock=self._clock, notifier=self._notifier)
+        entity = ORGANISATION
         try:
-            client = self._client_factory(self.ctx, connection_id)
+            with guard, self._xero.connection(connection_id) as client:
+                try:
+                    if needs_organisation or report.full:
+                        self._sync_organisation(client, report)
+                    for entity in ENTITIES:
+                        entity_full, since = marks[entity]
+                        self._pass(client, report, entity, entity_full, since, progress)
+                finally:
+                    report.api_calls = int(client.api_calls)
+                    report.throttled = int(client.throttled)
         except UserFacingError as exc:
-            return self._skipped(report, exc.text(TERMINAL), started)
-
-        entity = "organisation"
-        try:
-            if needs_organisation or report.full:
-                self._sync_organisation(client, connection_id)
-            for entity in ENTITIES:
-                entity_full, since = marks[entity]
-                self._pass(client, report, entity, entity_full, since, progress)
-        except UserFacingError as exc:  # the token store found the connection unusable
-            self._fail(report, entity, exc.text(TERMINAL), False)
-        except XeroAuthError as exc:
-            mark_needs_reconnect(
-                self.ctx.session_factory,
-                connection_id,
-                exc.reason,
-                clock=self.ctx.clock,
-                notifier=self.ctx.notifier,
-            )
-            self._fail(report, entity, f"Xero refused the connection ({exc.reason}).", False)
-        except RETRYABLE as exc:
-            self._fail(report, entity, f"retry later: {exc}", True)
-        except XeroError as exc:
-            self._fail(report, entity, f"Xero error: {exc}", False)
+            self._fail(report, entity, exc)
         finally:
-            report.api_calls = int(getattr(client, "api_calls", 0))
-            report.throttled = int(getattr(client, "throttled", 0))
-            close = getattr(client, "close", None)
-            if callable(close):
-                close()
             report.seconds = time.perf_counter() - started
         return report
+
+    def sync_all(
+        self,
+        *,
+        full: bool = False,
+        progress: ProgressCallback | None = None,
+        connection_ids: Iterable[int] | None = None,
+    ) -> list[SyncReport]:
+        """Sync every connected organisation (or the given ones); one failing never stops the
+        rest. Organisations disconnected on purpose are left out unless asked for by id."""
+        with session_scope(self._factory) as session:
+            if connection_ids is None:
+                targets = [
+                    c.id
+                    for c in repositories.list_connections(
+                        session, statuses=[ConnectionStatus.CONNECTED]
+                    )
+                ]
+            else:
+                targets = list(connection_ids)
+        reports = []
+        for connection_id in targets:
+            try:
+                reports.append(self.sync(connection_id, full=full, progress=progress))
+            except Exception as exc:  # one organisation's bug must not stop the others
+                reference = f"{connection_id}-{int(time.time())}"
+                log.exception("sync of connection %s crashed (ref %s)", connection_id, reference)
+                report = SyncReport(connection_id=connection_id)
+                error = UserFacingError(messages.unexpected_error(reference), detail=repr(exc))
+                try:
+                    self._fail(report, ORGANISATION, error)
+                except Exception:
+                    log.exception("could not record the failure of connection %s", connection_id)
+                    report.outcome, report.reason, report.error = "failed", error.record, error
+                reports.append(report)
+        return reports
 
     def _plan(
         self, session: Session, connection_id: int, entity: str, full: bool
@@ -147,7 +164,7 @@ class SyncService:
         if state is None or state.high_water_mark is None:
             return True, None
         last_full = state.last_full_sync_at
-        due = last_full is None or self.ctx.clock() - last_full >= self._reconcile_every
+        due = last_full is None or self._clock() - last_full >= self._reconcile_every
         return (full or due), state.high_water_mark
 
     @staticmethod
@@ -167,45 +184,52 @@ class SyncService:
             return state_mark.replace(microsecond=0) + timedelta(seconds=1)
         return state_mark
 
-    def _skipped(self, report: SyncReport, reason: str, started: float) -> SyncReport:
-        report.outcome, report.reason = "skipped", reason
+    def _skipped(self, report: SyncReport, error: UserFacingError,
+                 started: float) -> SyncReport:
+        report.outcome, report.reason, report.code = "skipped", error.record, error.code
+        report.error = error
         report.seconds = time.perf_counter() - started
         return report
 
-    def _fail(self, report: SyncReport, entity: str, reason: str, retry_later: bool) -> None:
-        report.outcome, report.reason, report.retry_later = "failed", reason, retry_later
-        log.warning("sync of connection %s failed at %s: %s", report.connection_id, entity, reason)
-        state_entity = entity if entity in ENTITIES else CONTACTS
-        with session_scope(self.ctx.session_factory) as session:
-            repositories.save_sync_state(
-                session,
-                report.connection_id,
-                state_entity,
-                last_error=reason,
-                in_progress_since=None,
-            )
+    def _fail(self, report: SyncReport, entity: str, error: UserFacingError) -> None:
+        """Record the failure against the entity it interrupted; no pass stays in progress."""
+        report.outcome, report.reason, report.code = "failed", error.record, error.code
+        report.retry_later, report.error = error.retry_later, error
+        # One line for the log: the operator's words and the detail (never a response body).
+        log.warning("sync of %s failed at %s: %s%s", report.tenant_name or report.connection_id,
+                    entity, error.text(TERMINAL),
+                    f" [{error.detail}]" if error.detail else "")
+        with session_scope(self._factory) as session:
+            # The organisation step precedes both passes: its failure stops both.
+            for state_entity in ENTITIES if entity == ORGANISATION else (entity,):
+                repositories.save_sync_state(
+                    session, report.connection_id, state_entity,
+                    last_error=error.record, in_progress_since=None,
+                )
 
     # Organisation -----------------------------------------------------------------------
 
-    def _sync_organisation(self, client: XeroClient, connection_id: int) -> None:
+    def _sync_organisation(self, client: XeroApi, report: SyncReport) -> None:
         """Timezone, currency, short code and lock dates: read on full passes only."""
         organisation = client.organisation()
-        with session_scope(self.ctx.session_factory) as session:
-            connection = session.get(XeroConnection, connection_id)
+        org_zone(organisation.timezone)  # an unknown Timezone is logged once, by value
+        with session_scope(self._factory) as session:
+            connection = session.get(XeroConnection, report.connection_id)
             if connection is None:
                 return
             connection.tenant_name = organisation.name or connection.tenant_name
+            report.tenant_name = connection.tenant_name
             connection.timezone = organisation.timezone
             connection.base_currency = organisation.base_currency
             connection.short_code = organisation.short_code
             connection.country_code = organisation.country_code
             connection.period_lock_date = organisation.period_lock_date
             connection.end_of_year_lock_date = organisation.end_of_year_lock_date
-            connection.updated_at = self.ctx.clock()
+            connection.updated_at = self._clock()
 
     # One entity -------------------------------------------------------------------------
 
-    def _pages(self, client: XeroClient, entity: str, since: datetime | None) -> Iterator[Any]:
+    def _pages(self, client: XeroApi, entity: str, since: datetime | None) -> Iterator[Any]:
         if entity == CONTACTS:
             # Archived contacts are hidden unless asked for; we need them to stop chasing.
             return iter(
@@ -223,7 +247,7 @@ class SyncService:
 
     def _pass(
         self,
-        client: XeroClient,
+        client: XeroApi,
         report: SyncReport,
         entity: str,
         full: bool,
@@ -231,8 +255,8 @@ class SyncService:
         progress: ProgressCallback | None,
     ) -> None:
         connection_id = report.connection_id
-        started_at = self.ctx.clock()
-        with session_scope(self.ctx.session_factory) as session:
+        started_at = self._clock()
+        with session_scope(self._factory) as session:
             previous = repositories.get_sync_state(session, connection_id, entity)
             request_since = self._request_since(
                 since, previous.last_sync_at if previous is not None else None
@@ -277,7 +301,7 @@ class SyncService:
         }
         if full:
             fields["last_full_sync_at"] = started_at
-        with session_scope(self.ctx.session_factory) as session:
+        with session_scope(self._factory) as session:
             repositories.save_sync_state(session, connection_id, entity, **fields)
 
     def _store_pages(
@@ -291,7 +315,7 @@ class SyncService:
     ) -> int:
         """Store buffered pages in one transaction, then report each; returns rows done."""
         items = [item for _, page in buffered for item in _items(entity, page)]
-        with session_scope(self.ctx.session_factory) as session:
+        with session_scope(self._factory) as session:
             if entity == CONTACTS:
                 self._store_contacts(session, report.connection_id, items)
             else:
@@ -324,7 +348,7 @@ class SyncService:
         The same upserts as a pass, in one transaction; the high-water marks do not move, so
         the next incremental sync still reads everything changed since its own last pass.
         """
-        with session_scope(self.ctx.session_factory) as session:
+        with session_scope(self._factory) as session:
             held = (
                 repositories.locally_held_expected_dates(session, connection_id)
                 if invoices
@@ -339,7 +363,7 @@ class SyncService:
         # A contact changed while Xero was paging can come back on a later page of the same
         # batch: keep only its latest copy, so its new addresses are inserted once.
         contacts = list({contact.contact_id: contact for contact in contacts}.values())
-        now = self.ctx.clock()
+        now = self._clock()
         repositories.upsert_contacts(
             session, connection_id, [contact_row(c) for c in contacts], now=now
         )
@@ -379,7 +403,7 @@ class SyncService:
                 repositories.release_local_expected_dates(session, connection_id, released)
         # Rows of one invoice seen twice (changed while Xero was paging) are written in
         # page order, so its latest copy wins.
-        repositories.upsert_invoices(session, connection_id, rows, now=self.ctx.clock())
+        repositories.upsert_invoices(session, connection_id, rows, now=self._clock())
 
 
 def _items(entity: str, page: Any) -> list[Any]:
@@ -390,38 +414,3 @@ def _stored_count(entity: str, page: Any) -> int:
     if entity == CONTACTS:
         return len(page.contacts)
     return sum(1 for invoice in page.invoices if invoice.type == RECEIVABLE_TYPE)
-
-
-def sync_all(
-    ctx: AppDeps,
-    *,
-    full: bool = False,
-    progress: ProgressCallback | None = None,
-    connection_ids: Iterable[int] | None = None,
-    client_factory: ClientFactory = open_client,
-) -> list[SyncReport]:
-    """Sync every connected organisation (or the given ones); one failing never stops the rest."""
-    with session_scope(ctx.session_factory) as session:
-        if connection_ids is None:
-            targets = [
-                c.id
-                for c in repositories.list_connections(
-                    session, statuses=[ConnectionStatus.CONNECTED]
-                )
-            ]
-        else:
-            targets = list(connection_ids)
-    service = SyncService(ctx, client_factory=client_factory)
-    reports = []
-    for connection_id in targets:
-        try:
-            reports.append(service.sync(connection_id, full=full, progress=progress))
-        except Exception as exc:  # one organisation's bug or outage must not stop the others
-            log.exception("sync of connection %s crashed", connection_id)
-            report = SyncReport(connection_id=connection_id, outcome="failed", reason=str(exc))
-            try:
-                service._fail(report, CONTACTS, f"unexpected error: {exc}", False)
-            except Exception:
-                log.exception("could not record the failure of connection %s", connection_id)
-            reports.append(report)
-    return reports

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -154,11 +155,16 @@ XERO_TIMEZONES: dict[str, str] = {
 }
 
 UTC_ZONE = ZoneInfo("UTC")
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=256)
 def org_zone(xero_timezone: str | None) -> ZoneInfo:
-    """The IANA zone for a Xero Timezone value (or an IANA name); UTC when unknown."""
+    """The IANA zone for a Xero Timezone value (or an IANA name); UTC when unknown.
+
+    An unknown value is logged once, naming it (the cache remembers the answer), so a new
+    value in Xero's enum shows up in the log instead of silently shifting days to UTC.
+    """
     if not xero_timezone:
         return UTC_ZONE
     key = xero_timezone.strip()
@@ -166,6 +172,10 @@ def org_zone(xero_timezone: str | None) -> ZoneInfo:
     if name is None and "/" in key:
         name = key  # already an IANA name, e.g. stored by hand
     try:
-        return ZoneInfo(name) if name else UTC_ZONE
+        if name:
+            return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return UTC_ZONE
+        pass
+    log.warning("Unknown Xero Timezone %r: dates for this organisation are counted in UTC",
+                xero_timezone)
+    return UTC_ZONE

@@ -176,7 +176,6 @@ def run_chase(settings: Settings, console: Console, *, org: str | None, dry_run:
     """The chase command: plan (and unless --dry-run, sync and send) per organisation."""
     from bot.chasing.chase_run import chase_organisation
     from bot.chasing.plan import plan_chase
-    from bot.chasing.sync import SyncService
     from bot.deps import reminder_sender
     from storage import repositories
     from storage.db import session_scope
@@ -194,7 +193,7 @@ def run_chase(settings: Settings, console: Console, *, org: str | None, dry_run:
             if not json_output:
                 print_plan(console, plan, zone, _trail(ctx, connection_id, zone))
     else:
-        syncer = SyncService(ctx)
+        syncer = ctx.sync_service()
         with reminder_sender(ctx, actor=CLI_ACTOR) as sender:
             for connection_id, _zone in chosen:
                 outcome = chase_organisation(

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot import messages
-from bot.chasing.connections import ConnectResult, ConnectService
+from bot.chasing.connections import ConnectResult
 from bot.cli.support import CommandError, choose_connections, migrated_context
 from bot.config import Settings
 from bot.deps import AppDeps
@@ -57,8 +57,8 @@ def serve_callback(ctx: AppDeps, uri: str,
                    on_callback: Callable[[CallbackOutcome], None]) -> Iterator[None]:
     """Serve the callback route on the redirect URI's host and port while the block runs."""
     sock = _bind(uri)
-    app = create_web_app(ctx, callback_path=urlsplit(uri).path or "/", on_callback=on_callback,
-                         surface=TERMINAL)
+    app = create_web_app(ctx, callback_path=urlsplit(uri).path or "/",
+                         on_callback=on_callback, surface=TERMINAL)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -86,7 +86,7 @@ def run_connect(settings: Settings, console: Console, *, login_hint: str | None 
         done.set()
 
     with serve_callback(ctx, uri, heard):
-        url = ConnectService(ctx).start(CLI_WORKSPACE_TEAM_ID, None, login_hint=login_hint)
+        url = ctx.connect_service().start(CLI_WORKSPACE_TEAM_ID, None, login_hint=login_hint)
         console.print("Open this link to connect Xero (waiting for you to approve):")
         console.print(url, soft_wrap=True, markup=False)
         # A local sandbox started with --auto-approve redirects straight to our callback:
@@ -161,7 +161,7 @@ def run_disconnect(settings: Settings, console: Console, *, org: str | None = No
         raise CommandError(f"Several organisations are connected ({names}): "
                            "choose one with --org NAME.")
     connection_id, name = rows[0]
-    result = ConnectService(ctx).disconnect(connection_id, actor="cli")
+    result = ctx.connect_service().disconnect(connection_id, actor="cli")
     console.print(messages.disconnected_done(name).render(TERMINAL), markup=False)
     if result.xero_warning:
         warning = result.xero_warning.render(TERMINAL)

@@ -30,6 +30,7 @@ from bot.chasing.timezones import org_zone
 from bot.cli.chase import plan_as_dict, print_plan
 from bot.cli.support import CommandError, redact_url
 from bot.config import Settings
+from bot.messages import TERMINAL
 from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 if TYPE_CHECKING:
@@ -57,11 +58,10 @@ def connect_unattended(ctx: AppDeps, login_hint: str = SANDBOX_LOGIN_HINT) -> Co
     The sandbox approves at once for a login_hint user and redirects to our callback; we
     read the code and state off that redirect instead of serving the callback route.
     """
-    from bot.chasing.connections import ConnectService
     from bot.cli.connect import follow_auto_approval
     from storage.models import CLI_WORKSPACE_TEAM_ID
 
-    service = ConnectService(ctx)
+    service = ctx.connect_service()
     location = follow_auto_approval(
         service.start(CLI_WORKSPACE_TEAM_ID, None, login_hint=login_hint)
     )
@@ -130,7 +130,6 @@ def fresh_database(data_dir: Path) -> str:
 
 def write_back_examples(ctx: AppDeps, connection_id: int) -> list[dict[str, Any]]:
     """Set an expected date on an invoice Xero accepts it for and on one it refuses it for."""
-    from bot.chasing.expected_dates import set_expected_payment_date
     from bot.chasing.receivables_service import open_receivables
     from bot.chasing.xero_edits import EditRefusal, expected_date_refusal, lock_date
     from storage import repositories
@@ -158,7 +157,7 @@ def write_back_examples(ctx: AppDeps, connection_id: int) -> list[dict[str, Any]
     examples = []
     target = org_today(ctx.clock(), timezone) + timedelta(14)
     for kind, invoice_id, number in picks:
-        outcome = set_expected_payment_date(ctx, connection_id, invoice_id, target, DEMO_ACTOR)
+        outcome = ctx.expected_dates().set(connection_id, invoice_id, target, DEMO_ACTOR)
         examples.append(
             {
                 "invoice": kind,
@@ -242,7 +241,6 @@ def run_demo(
     for name in ("bot", "httpx", "chaser.sandbox", "uvicorn", "storage", "alembic"):
         logging.getLogger(name).setLevel(logging.ERROR)
     from bot.chasing.ports import RecordingNotifier
-    from bot.chasing.sync import sync_all
     from bot.cli.sync import summed_figures
     from bot.deps import build_context, outbox_folder
 
@@ -259,10 +257,11 @@ def run_demo(
             if not connected.connected:
                 reasons = "; ".join(r.reason for r in connected.refused) or "nothing connected"
                 raise DemoError(f"could not connect the sandbox: {reasons}")
-            reports = sync_all(ctx)
+            reports = ctx.sync_service().sync_all()
             failed = [r for r in reports if r.outcome != "ok"]
             if failed:
-                raise DemoError(f"sync failed for {failed[0].tenant_name}: {failed[0].reason}")
+                why = failed[0].text(TERMINAL)
+                raise DemoError(f"sync failed for {failed[0].tenant_name}: {why}")
             summaries = ReceivablesService(ctx.session_factory, ctx.clock).for_workspace()
             write_back = write_back_examples(ctx, summaries[0].connection_id) if summaries else []
             chases = demo_chase(ctx)

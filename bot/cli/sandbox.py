@@ -42,6 +42,12 @@ def sandbox_command(
     ] = None,
     webhook_url: Annotated[str | None, typer.Option(help="Deliver webhooks here.")] = None,
     webhook_key: Annotated[str | None, typer.Option(help="Webhook signing key.")] = None,
+    max_page_size: Annotated[
+        int,
+        typer.Option(min=1, max=1000,
+                     help="Serve at most this many rows a page, whatever pageSize asks "
+                          "(100 behaves like Xero's default page)."),
+    ] = 1000,
 ) -> None:
     """Run a local Xero (OAuth, Accounting API, limits, faults) for trials and tests."""
     from bot.sandbox.cli import run_sandbox
@@ -53,7 +59,7 @@ def sandbox_command(
                     bills=bills, auto_approve=auto_approve, limits=limits,
                     limits_scale=limits_scale, client_id=client_id,
                     client_secret=client_secret, redirect_uris=uris, webhook_url=webhook_url,
-                    webhook_key=webhook_key)
+                    webhook_key=webhook_key, max_page_size=max_page_size)
     except PortUnavailable as exc:
         problem = "is in use" if exc.in_use else "cannot be opened"
         raise CommandError(

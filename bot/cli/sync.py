@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bot.cli.support import choose_connections, migrated_context
 from bot.config import Settings
+from bot.messages import TERMINAL
 
 if TYPE_CHECKING:
     from bot.chasing.sync import SyncProgress, SyncReport
@@ -23,11 +24,18 @@ FIGURES = ("contacts", "invoices", "api_calls", "throttled")
 
 
 def _targets(ctx: AppDeps, org: str | None) -> list[int]:
+    """The connections to sync: those `--org` names (whatever their state, so a lost or
+    disconnected one says why), else every one not disconnected on purpose."""
     from storage import repositories
     from storage.db import session_scope
+    from storage.models import ConnectionStatus
 
     with session_scope(ctx.session_factory) as session:
-        return [c.id for c in choose_connections(repositories.list_connections(session), org)]
+        connections = repositories.list_connections(session)
+        if org is None:
+            connections = [c for c in connections
+                           if c.status != ConnectionStatus.DISCONNECTED]
+        return [c.id for c in choose_connections(connections, org)]
 
 
 def summed_figures(reports: Iterable[SyncReport]) -> dict[str, int]:
@@ -51,14 +59,12 @@ def run_sync(
     err_console: Console | None = None,
 ) -> int:
     """Sync the chosen (or every) organisation; returns the exit code (1 if any failed)."""
-    from bot.chasing.sync import sync_all
-
     err_console = err_console or Console(stderr=True, highlight=False)
     ctx = migrated_context(settings)
     targets = _targets(ctx, org)
     started = time.perf_counter()
     if json_output:
-        reports = sync_all(ctx, full=full, connection_ids=targets)
+        reports = ctx.sync_service().sync_all(full=full, connection_ids=targets)
     else:
         with Progress(
             TextColumn("{task.description}"),
@@ -79,14 +85,17 @@ def run_sync(
                     tasks[key], completed=event.done, total=event.total or event.done or None
                 )
 
-            reports = sync_all(ctx, full=full, progress=advance, connection_ids=targets)
+            reports = ctx.sync_service().sync_all(full=full, progress=advance,
+                                                  connection_ids=targets)
     seconds = time.perf_counter() - started
 
     for report in reports:
-        if report.outcome != "ok":
-            what = "skipped" if report.outcome == "skipped" else "failed"
+        if report.outcome == "skipped":  # the sentence names the organisation itself
+            err_console.print(report.text(TERMINAL), markup=False)
+        elif report.outcome == "failed":
             err_console.print(
-                f"{report.tenant_name or report.connection_id} {what}: {report.reason}",
+                f"{report.tenant_name or report.connection_id} failed: "
+                f"{report.text(TERMINAL)}",
                 markup=False,
             )
     if json_output:

@@ -25,7 +25,7 @@ from .filters import (
     sort_records,
 )
 from .ledger import EditRefused, Ledger
-from .params import Paging, flag, guid_list
+from .params import MAX_PAGE_SIZE, Paging, flag, guid_list
 from .records import Invoice
 from .selection import InvoiceSelector
 
@@ -57,8 +57,9 @@ def _not_found() -> Response:
 class AccountingApi:
     """Request handlers; the tenant is request.state.tenant_id, set by the auth middleware."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, max_page_size: int = MAX_PAGE_SIZE) -> None:
         self.ledger = ledger
+        self.max_page_size = max_page_size
         self.selector = InvoiceSelector(ledger)
         self._idempotent: dict[tuple[str, str], tuple[int, bytes]] = {}
 
@@ -100,7 +101,7 @@ class AccountingApi:
     def _contacts(self, request: Request) -> Response:
         tenant, q = request.state.tenant_id, request.query_params
         try:
-            paging, since = Paging.of(q), self._since(request)
+            paging, since = Paging.of(q, self.max_page_size), self._since(request)
             summary = flag(q, "summaryOnly")
             rows = list(self.ledger.contacts(tenant))
             if since:
@@ -162,7 +163,7 @@ class AccountingApi:
     def _invoices(self, request: Request) -> Response:
         tenant, q = request.state.tenant_id, request.query_params
         try:
-            paging, summary = Paging.of(q), flag(q, "summaryOnly")
+            paging, summary = Paging.of(q, self.max_page_size), flag(q, "summaryOnly")
             picked = self.selector.select(tenant, q, self._since(request))
         except (QueryError, ValueError) as exc:
             return _query_error(str(exc))
@@ -298,9 +299,13 @@ def _parse_date(value: Any) -> date | bool:
         return False
 
 
-def accounting_routes(ledger: Ledger) -> list[BaseRoute]:
-    """Routes to Mount at "/api.xro/2.0"; handlers read request.state.tenant_id."""
-    api = AccountingApi(ledger)
+def accounting_routes(ledger: Ledger, *, max_page_size: int = MAX_PAGE_SIZE) -> list[BaseRoute]:
+    """Routes to Mount at "/api.xro/2.0"; handlers read request.state.tenant_id.
+
+    `max_page_size` below 1000 serves fewer rows a page than asked for, as Xero may (its
+    default page is 100): the pagination block then says the real pageSize and pageCount.
+    """
+    api = AccountingApi(ledger, max_page_size=max_page_size)
     return [
         Route("/Organisation", api.organisation, methods=["GET"]),
         Route("/Users", api.users, methods=["GET"]),

@@ -26,7 +26,8 @@ def run_sandbox(*, port: int = 5050, seed: int = 1, orgs: int = 2, contacts: int
                 client_secret: str = SANDBOX_CLIENT_SECRET,
                 redirect_uris: Sequence[str] = (), redirect_uri: str | None = None,
                 webhook_url: str | None = None, webhook_key: str | None = None,
-                host: str = "127.0.0.1", out: TextIO | None = None) -> None:
+                max_page_size: int = 1000, host: str = "127.0.0.1",
+                out: TextIO | None = None) -> None:
     """Serve a local Xero in the foreground and print how to point the bot at it.
 
     Raises server.PortUnavailable (before printing anything) when the port cannot be opened.
@@ -38,7 +39,7 @@ def run_sandbox(*, port: int = 5050, seed: int = 1, orgs: int = 2, contacts: int
     config = SandboxConfig(client_id=client_id, client_secret=client_secret,
                            redirect_uris=tuple(redirect_uris), auto_approve=auto_approve,
                            limits=limits, limits_scale=limits_scale, webhook_url=webhook_url,
-                           webhook_key=webhook_key)
+                           webhook_key=webhook_key, max_page_size=max_page_size)
     # The bot's own callback (PORT defaults to 3000); a restricted list names it first.
     callback = redirect_uri or (config.redirect_uris[0] if config.redirect_uris
                                 else f"http://127.0.0.1:3000{DEFAULT_REDIRECT_PATH}")

@@ -33,7 +33,7 @@ class ConnectionDropped(Exception):
 class Fault:
     """One queued misbehaviour; `remaining` calls will suffer it."""
 
-    kind: str  # status | drop | delay
+    kind: str  # status | drop | delay | html | text | empty | truncated
     remaining: int = 1
     status: int = 500
     delay_ms: int = 0
@@ -89,6 +89,28 @@ def fault_body(status: int) -> bytes:
     return {503: b"Service Unavailable", 502: b"Bad Gateway"}.get(status, b"Internal Server Error")
 
 
+# Answers from Xero's front end instead of the API: HTML, plain text or nothing at all.
+BODY_FAULTS = ("html", "text", "empty")
+
+
+def fault_page(kind: str, status: int) -> tuple[bytes, str | None]:
+    """(body, content type) of an edge answer: an HTML error page, a plain line, or empty."""
+    if kind == "html":
+        title = f"{status} {fault_body(status).decode()}"
+        page = (f"<!DOCTYPE html><html><head><title>{title}</title></head><body>"
+                f"<h1>{title}</h1><p>The server encountered a temporary error.</p>"
+                "<script>/* edge page */</script></body></html>")
+        return page.encode(), "text/html; charset=utf-8"
+    if kind == "text":
+        return fault_body(status), "text/plain; charset=utf-8"
+    return b"", None
+
+
+def truncate(body: bytes) -> bytes:
+    """JSON cut short mid-way, as a dropped proxy buffer leaves it (never valid JSON)."""
+    return body[: max(1, len(body) * 2 // 3)]
+
+
 def json_response(body: object, status: int = 200) -> Response:
     return Response(_encoder.encode(body), status_code=status, media_type="application/json")
 
@@ -122,12 +144,15 @@ def _parse_fault(body: dict[str, Any]) -> Fault:
     status = int(body.get("status", 500))
     if kind.isdigit():  # {"kind": "503"} is shorthand for a status fault
         kind, status = "status", int(kind)
-    if kind not in ("status", "drop", "delay"):
-        raise ValueError("kind must be 500, 503, status, drop or delay")
+    if kind not in ("status", "drop", "delay", "truncated", *BODY_FAULTS):
+        raise ValueError("kind must be 500, 503, status, drop, delay, html, text, empty or "
+                         "truncated")
     target = str(body.get("target", "accounting"))
     if target not in ("accounting", "token"):
         raise ValueError("target must be accounting or token")
     count = int(body.get("count", 1))
+    if kind == "truncated":
+        status = 200  # a success whose JSON is cut short
     if count < 1 or not 100 <= status <= 599:
         raise ValueError("count must be positive and status an HTTP status")
     return Fault(kind, count, status, int(body.get("delay_ms", body.get("ms", 0))), target,

@@ -51,7 +51,7 @@ class Paging:
     size: int
 
     @classmethod
-    def of(cls, query: Mapping[str, str]) -> Paging:
+    def of(cls, query: Mapping[str, str], max_size: int = MAX_PAGE_SIZE) -> Paging:
         raw_page, raw_size = query.get("page"), query.get("pageSize")
         try:
             page = None if raw_page in (None, "") else int(raw_page)
@@ -60,8 +60,9 @@ class Paging:
             page = size = 0
         if (page is not None and page < 1) or size < 1:
             raise QueryError("The page and pageSize parameters must be whole numbers of 1 or more")
-        # Xero caps pageSize at 1000 rather than refusing larger values.
-        return cls(page, min(size, MAX_PAGE_SIZE))
+        # Xero caps pageSize at 1000 rather than refusing larger values; a sandbox started
+        # with --max-page-size serves fewer still, and says so in the pagination block.
+        return cls(page, min(size, max_size, MAX_PAGE_SIZE))
 
     def window(self, total: int) -> tuple[int, int]:
         start = ((self.page or 1) - 1) * self.size

@@ -22,11 +22,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from bot.sandbox.control import (
+    BODY_FAULTS,
     RAW_SEND,
+    Fault,
     FaultPlan,
     control_routes,
     drop_connection,
     fault_body,
+    fault_page,
+    truncate,
 )
 from bot.sandbox.identity import (
     REFRESH_GRACE,
@@ -41,6 +45,9 @@ from bot.sandbox.oauth import bearer_grant, identity_routes, xero_problem
 from bot.sandbox.webhooks import WebhookDispatcher, WebhookSettings
 
 log = logging.getLogger("chaser.sandbox")
+# A status fault of 401 or 403 answers what Xero says then, not a front-end page.
+AUTH_PROBLEMS = {401: "TokenExpired: token expired (sandbox fault)",
+                 403: "AuthenticationUnsuccessful"}
 API_PREFIX = "/api.xro/2.0"
 
 
@@ -58,6 +65,7 @@ class SandboxConfig:
     minute_window_seconds: float = 60.0
     day_window_seconds: float = 86_400.0
     refresh_grace_seconds: float = REFRESH_GRACE  # 0: strict rotation, no lost-answer retry
+    max_page_size: int = 1000  # serve at most this many rows a page, whatever pageSize asks
     webhook_url: str | None = None
     webhook_key: str | None = None
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)
@@ -114,11 +122,20 @@ class _Gateway:
                 if fault.kind == "drop":
                     await drop_connection(scope)
                     return
+                if fault.kind == "status" and fault.status in AUTH_PROBLEMS:
+                    # Xero's own refusal, in its JSON: 401 TokenExpired, 403 revoked tenant.
+                    problem = xero_problem(fault.status, AUTH_PROBLEMS[fault.status])
+                    await problem(scope, receive, send)
+                    return
                 if fault.kind == "status":
                     await PlainTextResponse(fault_body(fault.status), fault.status,
                                             headers=admission.headers)(scope, receive, send)
                     return
-                await asyncio.sleep(fault.delay_ms / 1000)
+                if fault.kind in BODY_FAULTS:
+                    await _edge_answer(fault, admission.headers)(scope, receive, send)
+                    return
+                if fault.kind == "delay":
+                    await asyncio.sleep(fault.delay_ms / 1000)
             state = scope.setdefault("state", {})
             state.update(tenant_id=tenant_id, grant=grant, xero_userid=grant.xero_userid)
 
@@ -130,7 +147,10 @@ class _Gateway:
                     message = {**message, "headers": headers}
                 await send(message)
 
-            await app(scope, receive, send_with_limits)
+            if fault is not None and fault.kind == "truncated":
+                await app(scope, receive, _truncating(send_with_limits))
+            else:
+                await app(scope, receive, send_with_limits)
         finally:
             self.limiter.release(tenant_id)
 
@@ -142,6 +162,10 @@ class _Gateway:
         self.stats.bump("faults_injected", f"token-{fault.kind}")
         if fault.kind == "status":
             await PlainTextResponse(fault_body(fault.status), fault.status)(scope, receive, send)
+        elif fault.kind in BODY_FAULTS:
+            await _edge_answer(fault, {})(scope, receive, send)
+        elif fault.kind == "truncated":
+            await app(scope, receive, _truncating(send))
         elif fault.kind == "delay":
             await asyncio.sleep(fault.delay_ms / 1000)
             await app(scope, receive, send)
@@ -153,6 +177,36 @@ class _Gateway:
 
             await app(scope, receive, swallow)
             await drop_connection(scope)
+
+
+def _edge_answer(fault: Fault, headers: dict[str, str]) -> Response:
+    """An answer from Xero's front end, not the API: an HTML page, plain text or nothing."""
+    body, content_type = fault_page(fault.kind, fault.status)
+    return Response(body, fault.status, headers=headers, media_type=content_type)
+
+
+def _truncating(send: Send) -> Send:
+    """Buffer the real answer, then send it as a 200 whose JSON stops two thirds of the way."""
+    start: list[Message] = []
+    chunks: list[bytes] = []
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.append(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        body = truncate(b"".join(chunks))
+        headers = [(k, v) for k, v in start[0].get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start[0], "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped
 
 
 class SandboxApp(Starlette):
@@ -218,7 +272,7 @@ def create_sandbox_app(config: SandboxConfig, ledger: Any) -> Starlette:
         *identity_routes(store, stats, config.public_url),
         *control_routes(store=store, ledger=ledger, stats=stats, faults=faults,
                         on_handshake=dispatcher.request_handshake if dispatcher else None),
-        Mount(API_PREFIX, routes=accounting_routes(ledger)),
+        Mount(API_PREFIX, routes=accounting_routes(ledger, max_page_size=config.max_page_size)),
     ]
     app = SandboxApp(routes=routes, lifespan=lifespan)
     app.gateway = _Gateway(store, limiter, stats, faults)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import msgspec
 from authlib.common.security import generate_token
 from authlib.oauth2.client import OAuth2Client as _AuthlibClient
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -19,6 +20,8 @@ from bot.xero.errors import (
     XeroError,
     XeroServerError,
     XeroTransportError,
+    XeroUnreadableAnswer,
+    describe_answer,
     error_from_response,
 )
 from bot.xero.models import XeroTenantConnection, decode_connections
@@ -186,7 +189,10 @@ class XeroOAuth:
     def list_connections(self, access_token: str) -> list[XeroTenantConnection]:
         """The tenants (organisations) this access token may call."""
         response = self._bearer("GET", self.endpoints.connections_url, access_token)
-        return decode_connections(response.content)
+        try:
+            return decode_connections(response.content)
+        except msgspec.DecodeError:  # cut short, malformed or not JSON: like a 5xx
+            raise XeroUnreadableAnswer(f"/connections: {describe_answer(response)}") from None
 
     def delete_connection(self, access_token: str, connection_id: str) -> None:
         """Disconnect one tenant (the connection `id`, not the tenantId)."""
@@ -228,9 +234,13 @@ class XeroOAuth:
             raise _token_error(exc.response) from exc
         except httpx.TransportError as exc:
             raise XeroTransportError(str(exc)) from exc
-        except ValueError as exc:
-            raise XeroServerError(f"unreadable token response: {exc}") from exc
-        return TokenSet.from_response(dict(data), self._clock())
+        except ValueError:
+            # Not JSON at all (an HTML or text page from the front end): a transient fault.
+            raise XeroUnreadableAnswer("token endpoint: an answer that is not JSON") from None
+        try:
+            return TokenSet.from_response(dict(data), self._clock())
+        except (KeyError, TypeError, ValueError):
+            raise XeroUnreadableAnswer("token endpoint: JSON without an access token") from None
 
     def _bearer(self, method: str, url: str, access_token: str | None) -> httpx.Response:
         headers = {"Accept": "application/json"}
@@ -246,12 +256,16 @@ class XeroOAuth:
 
 
 def _token_error(response: httpx.Response) -> XeroError:
+    """Only an OAuth error in JSON ({"error": "invalid_grant"}) is a refusal; a 5xx, an HTML
+    page or an empty body is a transient fault that says nothing about our grant."""
     if response.status_code >= 500:
-        return XeroServerError(f"HTTP {response.status_code}", status=response.status_code)
+        return XeroServerError(describe_answer(response), status=response.status_code)
     try:
-        reason = str(response.json().get("error") or "unauthorized")
+        reason = response.json().get("error")
     except (ValueError, AttributeError):
-        reason = "unauthorized"
+        reason = None
+    if not isinstance(reason, str) or not reason:
+        return XeroUnreadableAnswer(describe_answer(response), status=response.status_code)
     return XeroAuthError(reason, reason=reason, status=response.status_code)
 
 

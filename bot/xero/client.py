@@ -11,16 +11,20 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 import tenacity
 
 from bot.xero.dates import if_modified_since
 from bot.xero.errors import (
     XeroAuthError,
-    XeroError,
+    XeroIncompleteRead,
     XeroNotFound,
     XeroRateLimited,
     XeroServerError,
     XeroTransportError,
+    XeroUnexpectedAnswer,
+    XeroUnreadableAnswer,
+    describe_answer,
     error_from_response,
 )
 from bot.xero.models import (
@@ -40,6 +44,7 @@ from bot.xero.pacing import Pacer
 ACCOUNTING_PATH = "/api.xro/2.0"
 USER_AGENT = "chaser-bot (+https://github.com/chaser-bot)"
 PageT = TypeVar("PageT", InvoicePage, ContactPage)
+T = TypeVar("T")
 MAX_PAGE_SIZE = 1000  # Xero's ceiling for pageSize since July 2024; the default is 100.
 
 
@@ -70,6 +75,8 @@ class XeroClient:
         # Told when Xero answers 401 TokenExpired for a token we thought valid, so the next
         # token_provider() call refreshes; the request is then tried once more.
         self.token_rejected = token_rejected
+        # A client we make is ours to close; one handed in belongs to the caller.
+        self._owns_http = http is None
         self._http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
         self.pacer = pacer or Pacer(clock=clock, sleep=sleep)
         self._sleep = sleep
@@ -83,8 +90,9 @@ class XeroClient:
         self.throttled = 0
 
     def close(self) -> None:
-        """Close the HTTP connection pool (a long-running process opens one client per job)."""
-        self._http.close()
+        """Close the HTTP client if this XeroClient made it."""
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> XeroClient:
         return self
@@ -96,7 +104,7 @@ class XeroClient:
 
     def organisation(self) -> Organisation:
         """The connected organisation (name, ShortCode, lock dates, timezone…)."""
-        organisations = decode_organisations(self._request("GET", "/Organisation").content)
+        organisations = self._call("GET", "/Organisation", decode_organisations)
         if not organisations:
             raise XeroNotFound("no organisation in response")
         return organisations[0]
@@ -104,7 +112,7 @@ class XeroClient:
     def users(self, where: str | None = None) -> list[User]:
         """Users of the organisation, with their OrganisationRole."""
         params = {"where": where} if where else None
-        return decode_users(self._request("GET", "/Users", params=params).content)
+        return self._call("GET", "/Users", decode_users, params=params)
 
     def iter_contact_pages(
         self,
@@ -165,15 +173,14 @@ class XeroClient:
 
     def invoice(self, invoice_id: str) -> Invoice:
         """One invoice in full, line items included."""
-        page = decode_invoice_page(self._request("GET", f"/Invoices/{invoice_id}").content)
+        page = self._call("GET", f"/Invoices/{invoice_id}", decode_invoice_page)
         if not page.invoices:
             raise XeroNotFound(f"invoice {invoice_id} not found", status=404)
         return page.invoices[0]
 
     def online_invoice_url(self, invoice_id: str) -> str | None:
         """The customer-facing invoice link (none for drafts)."""
-        response = self._request("GET", f"/Invoices/{invoice_id}/OnlineInvoice")
-        found = decode_online_invoices(response.content)
+        found = self._call("GET", f"/Invoices/{invoice_id}/OnlineInvoice", decode_online_invoices)
         return found[0].online_invoice_url if found else None
 
     # Writes --------------------------------------------------------------------------------
@@ -194,18 +201,18 @@ class XeroClient:
         else:
             item["ExpectedPaymentDate"] = expected.isoformat()  # the spec's YYYY-MM-DD
         key = idempotency_key or f"chaser-epd-{uuid.uuid4()}"
-        response = self._request(
+        page = self._call(
             "POST",
             f"/Invoices/{invoice_id}",
+            decode_invoice_page,
             body=json.dumps({"Invoices": [item]}).encode(),
             # unitdp=4 keeps Xero from re-rounding line amounts on an update that omits
             # LineItems (reported on xero.uservoice.com 50252319; harmless if untrue).
             params={"unitdp": "4"},
             headers={"Idempotency-Key": key, "Content-Type": "application/json"},
         )
-        page = decode_invoice_page(response.content)
         if not page.invoices:
-            raise XeroError("Xero returned no invoice after the update")
+            raise XeroUnreadableAnswer("Xero returned no invoice after the update")
         return page.invoices[0]
 
     # Plumbing ------------------------------------------------------------------------------
@@ -218,33 +225,79 @@ class XeroClient:
         page_size: int,
         decode: Callable[[bytes], PageT],
     ) -> Iterator[PageT]:
+        """Every page of a list, following Xero's `pagination` block.
+
+        Xero may serve fewer rows than the pageSize we ask for (its default is 100), so a
+        short page does not mean the last one: we page on while `page < pageCount`, or, when
+        an answer has no pagination block, until a page comes back empty. A pass that read
+        fewer rows than Xero's itemCount raises XeroIncompleteRead after the last page, so the
+        caller never takes it for a complete one.
+        """
         headers = {"If-Modified-Since": if_modified_since(modified_since)} if modified_since else {}
         page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        page = 1
+        page, read, previous_first = 1, 0, None
         while True:
             query = {**params, "page": str(page), "pageSize": str(page_size)}
-            response = self._request("GET", path, params=query, headers=headers)
-            if response.status_code == 304:  # nothing changed since If-Modified-Since
+            parsed = self._call("GET", path, decode, params=query, headers=headers)
+            if parsed is None:  # 304: nothing changed since If-Modified-Since
                 return
-            parsed = decode(response.content)
-            yield parsed
             items = parsed.invoices if isinstance(parsed, InvoicePage) else parsed.contacts
-            # Fewer than a full page means the last one; pageCount (served since the July
-            # 2024 paging change) also stops us without fetching an empty page.
-            page_count = parsed.pagination.page_count if parsed.pagination else 0
-            if len(items) < page_size or (page_count and page >= page_count):
+            rows = len(items)
+            read += rows
+            first = _row_id(items[0]) if items else None
+            if first is not None and first == previous_first:
+                # The same page again: whatever answered ignores `page`. Stop, don't loop.
+                raise XeroUnexpectedAnswer(f"{path}: page {page} repeats page {page - 1}")
+            previous_first = first
+            pagination = parsed.pagination
+            if rows or page == 1:
+                yield parsed
+            if pagination is None or not pagination.page_count:
+                if not rows:
+                    return
+            elif page >= pagination.page_count:
+                if pagination.item_count and read < pagination.item_count:
+                    raise XeroIncompleteRead(
+                        f"{path}: read {read} of {pagination.item_count} rows in "
+                        f"{pagination.page_count} pages"
+                    )
                 return
+            elif not rows:
+                raise XeroIncompleteRead(f"{path}: page {page} of {pagination.page_count} empty")
             page += 1
 
-    def _request(
+    def _call(
         self,
         method: str,
         path: str,
+        decode: Callable[[bytes], T],
         *,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         body: bytes | None = None,
-    ) -> httpx.Response:
+    ) -> T:
+        """One call, its answer decoded inside the retry: JSON cut short is retried like a 5xx.
+
+        Returns None for a 304 (only asked for with If-Modified-Since).
+        """
+
+        def attempt() -> T:
+            response = self._attempt(method, path, params, headers, body)
+            if response.status_code == 304:
+                return None  # type: ignore[return-value]
+            try:
+                return decode(response.content)
+            except msgspec.ValidationError as exc:  # whole JSON, not the shape we know
+                raise XeroUnexpectedAnswer(
+                    f"{method} {path}: {_first_line(exc)}", status=response.status_code
+                ) from None
+            except msgspec.DecodeError as exc:  # cut short or malformed: like a 5xx
+                raise XeroUnreadableAnswer(
+                    f"{method} {path}: {describe_answer(response)} that is not valid Xero JSON "
+                    f"({_first_line(exc)})",
+                    status=response.status_code,
+                ) from None
+
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
             retry=tenacity.retry_if_exception(self._retryable),
@@ -252,7 +305,7 @@ class XeroClient:
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(self._attempt, method, path, params, headers, body)
+        return retrying(attempt)
 
     def _attempt(
         self,
@@ -282,7 +335,8 @@ class XeroClient:
             raise error_from_response(response)
         if response.status_code != 304 and not _is_json(response):
             # Without Accept: application/json Xero answers XML; anything else is a proxy page.
-            raise XeroServerError(f"non-JSON response ({response.headers.get('content-type')})")
+            raise XeroUnreadableAnswer(f"{method} {path}: {describe_answer(response)}",
+                                       status=response.status_code)
         return response
 
     def _send(
@@ -331,6 +385,15 @@ class XeroClient:
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
+
+
+def _row_id(item: Any) -> str | None:
+    return getattr(item, "invoice_id", None) or getattr(item, "contact_id", None)
+
+
+def _first_line(exc: Exception) -> str:
+    """msgspec's own words (e.g. "truncated"), which quote no content."""
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
 
 
 def _is_json(response: httpx.Response) -> bool:

@@ -88,8 +88,6 @@ class TokenStore(Protocol):
         it; if another process already refreshed, return the fresh one without calling refresh."""
         ...
 
-    def mark_auth_failed(self, reason: str) -> None: ...
-
 
 class TokenManager:
     """Hands out a valid access token, refreshing through the TokenStore ahead of expiry."""
@@ -111,7 +109,8 @@ class TokenManager:
         self.refreshes = 0
 
     def access_token(self) -> str:
-        """A bearer token valid for at least `margin`; raises XeroAuthError if refresh is refused.
+        """A bearer token valid for at least `margin`; raises XeroAuthError if refresh is refused
+        (the library only reports it: the host's guard decides what it means).
 
         Xero rotates refresh tokens: the old one dies once the new pair is issued. So the
         refresh happens inside `store.refresh_locked`, which persists the rotated set before we
@@ -127,11 +126,21 @@ class TokenManager:
                     self._tokens = self._store.refresh_locked(
                         self._refresh_if_needed, rejected=self._rejected
                     )
-                except XeroAuthError as exc:
+                except BaseException:
+                    # Re-read next time: the store (or another process) may have moved on.
+                    # What a refused refresh means for the connection, the host decides.
                     self._tokens = None
-                    self._store.mark_auth_failed(exc.reason)
                     raise
             return self._tokens.access_token
+
+    def token_set(self) -> TokenSet:
+        """The whole token set (access and refresh tokens), its access token valid for `margin`."""
+        self.access_token()
+        with self._lock:
+            tokens = self._tokens
+        if tokens is None:  # pragma: no cover - access_token() just set it
+            raise XeroAuthError("no token set", reason="no_refresh_token")
+        return tokens
 
     def reject(self, access_token: str) -> None:
         """Xero answered 401 TokenExpired for this token although our clock says it is valid
