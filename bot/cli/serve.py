@@ -152,14 +152,14 @@ def job_handlers(
     card) are wired here; the digest is added by its own module (replace its placeholder)."""
     from bot.chasing.chase_run import chase_organisation
     from bot.chasing.scheduler import JobKind
-    from bot.chasing.sync import SyncService, sync_all
     from bot.deps import escalation_service, forewarn_service, reminder_sender
 
     escalations = escalation_service(deps, clients)
     forewarns = forewarn_service(deps, clients)
+    service = deps.sync_service()
 
     def sync(connection_id: int, _day: date) -> str | None:
-        (report,) = sync_all(deps, connection_ids=[connection_id])
+        (report,) = service.sync_all(connection_ids=[connection_id])
         if report.outcome == "failed":
             raise RuntimeError(report.reason or "sync failed")
         if alerts is not None:
@@ -170,7 +170,7 @@ def job_handlers(
         with reminder_sender(deps) as sender:
             outcome = chase_organisation(
                 connection_id, session_factory=deps.session_factory, clock=deps.clock,
-                sender=sender, sync=SyncService(deps).sync, hold=escalations.hold,
+                sender=sender, sync=service.sync, hold=escalations.hold,
             )
         if outcome.stopped:
             raise RuntimeError(outcome.stopped)
