@@ -167,8 +167,8 @@ def record_credentials_refused(why: str) -> str:
 # Xero misbehaving -----------------------------------------------------------------------------
 
 def xero_retry_later(what: str) -> Message:
-    """A transient fault (outage, odd answer, rate limit): nothing changed, try again later."""
-    return say("{what}; nothing was changed, retry later.", what=what)
+    """A transient fault (outage, odd answer, rate limit): the same action may work later."""
+    return say("{what}; retry later.", what=what)
 
 
 XERO_UNAVAILABLE = "Xero is having trouble right now"

@@ -149,6 +149,9 @@ class SyncService:
                 report = SyncReport(connection_id=connection_id)
                 error = UserFacingError(messages.unexpected_error(reference), detail=repr(exc))
                 try:
+                    with session_scope(self._factory) as session:
+                        connection = repositories.get_connection(session, connection_id)
+                        report.tenant_name = connection.tenant_name if connection else None
                     self._fail(report, ORGANISATION, error)
                 except Exception:
                     log.exception("could not record the failure of connection %s", connection_id)

@@ -57,10 +57,15 @@ def run_sync(
     full: bool = False,
     json_output: bool = False,
     err_console: Console | None = None,
+    deps: AppDeps | None = None,
 ) -> int:
-    """Sync the chosen (or every) organisation; returns the exit code (1 if any failed)."""
+    """Sync the chosen (or every) organisation; returns the exit code (1 if any failed).
+
+    `deps` are services already built (a test's, whose retries do not wait); by default
+    they are built from `settings` once the database is known to be migrated.
+    """
     err_console = err_console or Console(stderr=True, highlight=False)
-    ctx = migrated_context(settings)
+    ctx = deps or migrated_context(settings)
     targets = _targets(ctx, org)
     started = time.perf_counter()
     if json_output:

@@ -39,6 +39,7 @@ class Fault:
     delay_ms: int = 0
     target: str = "accounting"  # accounting | token
     tenant_id: str | None = None
+    path: str | None = None  # only calls whose path contains this, e.g. "/Invoices"
 
 
 class FaultPlan:
@@ -52,11 +53,13 @@ class FaultPlan:
         with self._lock:
             self._faults.append(fault)
 
-    def take(self, target: str, tenant_id: str | None = None) -> Fault | None:
+    def take(self, target: str, tenant_id: str | None = None,
+             path: str = "") -> Fault | None:
         """Consume one unit of the first fault matching this call, if any."""
         with self._lock:
             for fault in self._faults:
-                if fault.target == target and fault.tenant_id in (None, tenant_id):
+                if (fault.target == target and fault.tenant_id in (None, tenant_id)
+                        and (fault.path is None or fault.path in path)):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
@@ -155,8 +158,11 @@ def _parse_fault(body: dict[str, Any]) -> Fault:
         status = 200  # a success whose JSON is cut short
     if count < 1 or not 100 <= status <= 599:
         raise ValueError("count must be positive and status an HTTP status")
+    path = body.get("path")
+    if path is not None and not isinstance(path, str):
+        raise ValueError("path must be text, e.g. /Invoices")
     return Fault(kind, count, status, int(body.get("delay_ms", body.get("ms", 0))), target,
-                 body.get("tenant_id"))
+                 body.get("tenant_id"), path)
 
 
 def control_routes(*, store: IdentityStore, ledger: Any, stats: SandboxStats, faults: FaultPlan,

@@ -116,7 +116,7 @@ class _Gateway:
             return
         try:
             self.stats.count_call(tenant_id, request.method, request.url.path)
-            fault = self.faults.take("accounting", tenant_id)
+            fault = self.faults.take("accounting", tenant_id, request.url.path)
             if fault is not None:
                 self.stats.bump("faults_injected", fault.kind)
                 if fault.kind == "drop":
