@@ -13,7 +13,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.chasing.sync import sync_all
 from storage.db import session_scope
 from storage.models import AuditEntry, Contact, Invoice, XeroConnection
 from storage.settings import organisation_settings
@@ -30,7 +29,7 @@ def world(make_slack_world, sandbox) -> SlackWorld:
     service_url = world.app.chasing_services.connect.start(DEFAULT_TEAM, ADMIN, login_hint=FINANCE)
     state, code = approve(service_url)
     world.app.chasing_services.connect.complete(state, code)
-    sync_all(world.deps)
+    world.deps.sync_service().sync_all()
     world.sandbox = sandbox
     return world
 

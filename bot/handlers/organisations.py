@@ -14,7 +14,6 @@ from bot.chasing.organisations import (
     workspace_organisations,
 )
 from bot.chasing.permissions import Capability
-from bot.chasing.sync import sync_all
 from bot.errors import ConfigurationError
 from bot.handlers.chaser_command import BadArguments, Call, Route
 from bot.handlers.support import call_actor, services
@@ -51,7 +50,7 @@ def sync_summary(reports: Sequence[SyncReport]) -> str:
                 seconds=f"{report.seconds:.1f}"))
         else:
             lines.append(messages.SYNC_NOT_DONE.format(name=name,
-                                                       reason=report.reason or report.outcome))
+                                                       reason=report.text(SLACK) or report.outcome))
     return "\n".join(lines)
 
 
@@ -103,7 +102,7 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
         with session_scope(deps.session_factory) as session:
             chosen = [c.id for c in pick_organisations(
                 workspace_organisations(session, call.workspace_id), name)]
-        reports = sync_all(deps, connection_ids=chosen)
+        reports = deps.sync_service().sync_all(connection_ids=chosen)
         respond(text=sync_summary(reports), response_type="ephemeral", replace_original=True)
 
     app.action(Action.CONNECT_XERO)(lambda ack: ack())  # a link button: nothing to do

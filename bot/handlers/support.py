@@ -36,7 +36,7 @@ def services(app: App, deps: AppDeps) -> Services:
                                   deps.clock)
         found = Services(permissions=permissions,
                          controls=ChasingControls(deps.session_factory, permissions, deps.clock),
-                         connect=ConnectService(deps),
+                         connect=deps.connect_service(),
                          recipients=EscalatedRecipients(deps.session_factory, permissions,
                                                         deps.clock))
         app.chasing_services = found  # type: ignore[attr-defined]
