@@ -265,12 +265,9 @@ def test_stored_money_and_shown_money_round_the_same_way(session_factory, connec
 
 
 def test_service_summarises_each_connected_organisation_from_the_local_store(make_world):
-    from bot.chasing.sync import SyncService
-    from tests.fixtures.sync_world import fast_client_factory
-
     world = make_world(orgs=2, contacts=10, invoices=80)
     for connection_id in world.connection_ids:
-        SyncService(world.ctx, client_factory=fast_client_factory).sync(connection_id)
+        world.ctx.sync_service().sync(connection_id)
 
     service = ReceivablesService(world.ctx.session_factory, world.ctx.clock)
     found = service.for_workspace()

@@ -197,7 +197,6 @@ def test_serve_with_a_webhook_key_answers_xeros_intent_to_receive(served):
 def test_sigterm_lets_an_acknowledged_sync_finish_and_post_its_result(
     served, fake_slack, sandbox, tmp_path
 ):
-    from bot.chasing.connections import ConnectService
     from bot.deps import build_context
     from tests.connect_helpers import approve
     from tests.fakes.slack_api import DEFAULT_TEAM
@@ -209,7 +208,7 @@ def test_sigterm_lets_an_acknowledged_sync_finish_and_post_its_result(
                             XERO_BASE_URL=sandbox.url)
     deps = build_context(slack_settings(fake_slack, process_env["DATABASE_URL"], tmp_path,
                                         xero=sandbox))
-    service = ConnectService(deps)
+    service = deps.connect_service()
     service.complete(*approve(service.start(DEFAULT_TEAM, ADMIN, login_hint=FINANCE)))
     deps.session_factory.kw["bind"].dispose()
 

@@ -9,12 +9,10 @@ from decimal import Decimal
 import pytest
 
 from bot.chasing.receivables_service import open_receivables
-from bot.chasing.sync import SyncService
 from bot.chasing.xero_edits import EditRefusal, expected_date_refusal, lock_date
 from bot.sandbox.changes import EditRefused
 from storage import repositories
 from storage.db import session_scope
-from tests.fixtures.sync_world import fast_client_factory
 
 
 @dataclass
@@ -62,7 +60,7 @@ def test_the_rule_agrees_with_xero_on_every_open_invoice(make_world):
     """The sandbox refuses edits as Xero documents; the local rule must predict each answer."""
     world = make_world(orgs=2, contacts=12, invoices=150)
     for connection_id in world.connection_ids:
-        SyncService(world.ctx, client_factory=fast_client_factory).sync(connection_id)
+        world.ctx.sync_service().sync(connection_id)
 
     seen: set[EditRefusal | None] = set()
     for connection_id in world.connection_ids:
