@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.chasing.ports import ConnectionLost
+from bot.chasing.receivables_service import open_receivables
 from bot.chasing.sync import CONTACTS, INVOICES
 from bot.chasing.timezones import org_zone
 from bot.cli.app import app
@@ -128,7 +129,7 @@ def test_one_edge_answer_is_retried_and_the_sync_succeeds(make_world):
 def first_open_invoice(world) -> Invoice:
     with session_scope(world.ctx.session_factory) as session:
         invoice = next(
-            i for i in repositories.open_invoices(session, world.connection_id)
+            i for i in open_receivables(session, world.connection_id)
             if i.amount_paid == 0 and i.amount_credited == 0
         )
         session.expunge(invoice)
