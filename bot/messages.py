@@ -356,7 +356,8 @@ CHASER_COMMANDS = (
     ("help", "What chaser-bot can do (this list)."),
     ("connect", "Connect a Xero organisation (admins)."),
     ("disconnect [org]", "Disconnect a Xero organisation, keeping its history (admins)."),
-    ("status", "Each organisation: connection, last sync, next digest, chasing paused or not."),
+    ("status", "Each organisation: connection, last sync, next digest, chasing, what won't be "
+               "chased and why."),
     ("sync [org]", "Sync from Xero now and say what changed."),
     ("overdue [customer]", "Overdue invoices, most overdue first."),
     ("invoice <number>", "One invoice: amounts, dates, expected date, history, View in Xero."),

@@ -86,7 +86,12 @@ class OrganisationStatus:
 def organisation_statuses(session: Session, workspace_id: int, now: datetime
                           ) -> list[OrganisationStatus]:
     """Each live organisation: connection, last sync and outcome, next digest, paused or not."""
-    organisations = workspace_organisations(session, workspace_id)
+    return connection_statuses(session, workspace_organisations(session, workspace_id), now)
+
+
+def connection_statuses(session: Session, organisations: Sequence[XeroConnection],
+                        now: datetime) -> list[OrganisationStatus]:
+    """These organisations' statuses, as /chaser status and `chaser status` show them."""
     times = {t.connection_id: t for t in organisation_times(session)}
     statuses = []
     for connection in organisations:

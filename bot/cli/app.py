@@ -318,6 +318,20 @@ def schedule_sender(
                escalated=escalated)
 
 
+@app.command()
+@friendly
+def status(
+    org: Annotated[
+        str | None, typer.Option("--org", help="The organisation (name or tenant id).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print figures as JSON.")] = False,
+) -> None:
+    """Each organisation: connection, last sync, chasing, and open invoices not chased and why."""
+    from bot.cli.status import show_status
+
+    show_status(settings_or_exit(), console, org=org, json_output=json_output)
+
+
 customer_app = typer.Typer(help="Customers' chasing: who escalations go to.",
                            no_args_is_help=True)
 app.add_typer(customer_app, name="customer")
