@@ -24,6 +24,29 @@ BROAD_SCOPES = (
 )
 
 
+def database_url_problem(url: str) -> None:
+    """Raise ValueError naming what is wrong with a DATABASE_URL, before anything connects."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except ValueError as exc:
+        raise ValueError("the port is not a number") if "int()" in str(exc) else ValueError(
+            "cannot be read as a URL"
+        ) from None
+    except Exception:  # sqlalchemy.exc.ArgumentError and kin
+        raise ValueError("cannot be read as a URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            # An in-memory database would forget everything when the command ends.
+            raise ValueError("names no file: sqlite:/// is followed by the file's path")
+        return
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValueError(f"port {parsed.port} is not from 1 to 65535")
+    if not parsed.database:
+        raise ValueError("names no database: add /NAME after the host")
+
+
 class ConfigError(ConfigurationError):
     """A setting is missing or malformed; the message names it and says how to fix it."""
 
@@ -32,7 +55,8 @@ class Settings(BaseSettings):
     """Everything chaser-bot can be configured with, by its environment variable name."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
+        env_ignore_empty=True,  # `LOG_LEVEL=` in .env means unset, not an invalid level
     )
 
     data_dir: Path = Field(default=Path("data"), alias="CHASER_DATA_DIR")
@@ -74,9 +98,24 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url_shape(cls, value: str) -> str:
+        value = value.strip()
         if value and not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("must start with sqlite:/// or postgresql://")
+        if value:
+            database_url_problem(value)
         return value  # storage.db.normalize_url picks the driver
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_is_a_folder(cls, value: Path) -> Path:
+        # The nearest part of the path that exists must be a folder, or nothing can be made in it.
+        for part in (value, *value.parents):
+            if part.exists():
+                if not part.is_dir():
+                    where = "" if part == value else f" ({part} is a file)"
+                    raise ValueError(f"{value} is not a folder{where}")
+                break
+        return value
 
     @field_validator("xero_base_url", "public_url", "slack_api_url")
     @classmethod
@@ -180,6 +219,7 @@ class Settings(BaseSettings):
 
 _HINTS = {
     "DATABASE_URL": "e.g. sqlite:///data/chaser.sqlite3 or postgresql://user@host:5432/db",
+    "CHASER_DATA_DIR": "a folder chaser-bot may create and write in, e.g. data",
     "PORT": "a whole number from 1 to 65535",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "XERO_BASE_URL": "e.g. http://127.0.0.1:5050 for `chaser sandbox`, or unset for api.xero.com",

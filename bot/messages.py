@@ -77,6 +77,23 @@ CONFIG_HINT = say("Set it in the environment or in a .env file, then run {cmd[do
 
 DB_NOT_MIGRATED = say("The database schema is not up to date. Run {cmd[db upgrade]}.")
 
+# Ctrl-C: every command commits as it goes, so stopping loses nothing already done.
+INTERRUPTED = say("interrupted; nothing lost — run it again to resume")
+
+
+def usage_error(problem: str, command: str) -> Message:
+    """An option or argument the command cannot take (`command` is e.g. "sync", or "")."""
+    problem = problem.strip()
+    problem = problem if problem.endswith((".", "?", "!")) else f"{problem}."
+    help_command = f"{command} --help".strip()
+    return say(f"{{problem}} See {{cmd[{help_command}]}}.", problem=problem)
+
+
+def unknown_revision(revision: str, known: str) -> Message:
+    """`db upgrade` was given a revision the migrations do not have."""
+    return say("There is no schema revision {revision!r}: use head (the default) or one of "
+               "{known}.", revision=revision, known=known)
+
 SECRET_KEY_HINT = say(
     "The key (CHASER_SECRET_KEY or data/secret.key) must be the one the stored Xero tokens "
     "were encrypted with; without it, reconnect Xero with {cmd[connect]} to store new ones."

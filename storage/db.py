@@ -141,6 +141,12 @@ def current_revision(url: str | URL) -> str | None:
         engine.dispose()
 
 
+def revisions() -> list[str]:
+    """Every revision shipped with this package, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
 def head_revision() -> str:
     """The newest revision shipped with this package."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()

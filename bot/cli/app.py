@@ -14,11 +14,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
 from bot.cli.sandbox import sandbox_command
-from bot.cli.support import CommandError, describe_db_error, redact_url
+from bot.cli.support import CommandError, describe_db_error, finite, redact_url
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import UserFacingError
 from bot.logs import configure_logging
 from bot.messages import TERMINAL
+
+try:  # typer 0.2x vendors click as typer._click; older typer uses click itself
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -33,6 +38,19 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 F = TypeVar("F", bound=Callable[..., object])
+
+# The sizes `chaser demo` accepts per organisation: it syncs every row into SQLite and prints a
+# summary, so it stays well inside what the sandbox could hold (bot/sandbox: MAX_CONTACTS...).
+DEMO_MAX_CONTACTS = 10_000
+DEMO_MAX_INVOICES = 100_000
+MAX_CONNECT_WAIT = 24 * 3600  # seconds: a consent nobody finishes within a day is abandoned
+
+# Exit codes (the README's Commands section lists them).
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command could not do its work; one line says why and what to do
+EXIT_USAGE = 2  # a setting, option or argument is wrong; one line names it
+EXIT_NOT_BUILT = 3  # the command is listed but not built yet
+EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
 def friendly(func: F) -> F:
@@ -50,9 +68,9 @@ def friendly(func: F) -> F:
             hint = messages.CONFIG_HINT.render(TERMINAL)
             err_console.print(f"[red]Configuration error:[/red] {escape(error.text(TERMINAL))} "
                               f"{escape(hint)}")
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USAGE) from None
         err_console.print(f"[red]Error:[/red] {escape(error.text(TERMINAL))}")
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_FAILED) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -65,7 +83,7 @@ def settings_or_exit() -> Settings:
 
 def not_yet(command: str, what: str) -> None:
     err_console.print(messages.later_issue(command, what).render(TERMINAL), markup=False)
-    raise typer.Exit(3)
+    raise typer.Exit(EXIT_NOT_BUILT)
 
 
 @db_app.command("upgrade")
@@ -74,9 +92,17 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Create or migrate the database schema to the latest revision."""
+    from alembic.util import CommandError as MigrationRefused
+
     from storage import db
 
     settings = settings_or_exit()
+    known = db.revisions()
+    if revision != "head" and revision not in known:
+        raise typer.BadParameter(
+            messages.unknown_revision(revision, ", ".join(known)).render(TERMINAL),
+            param_hint="REVISION",
+        )
     url = settings.resolved_database_url
     try:
         db.upgrade(url, revision)
@@ -84,6 +110,8 @@ def db_upgrade(
         raise CommandError(
             f"could not migrate {redact_url(url)}: {describe_db_error(exc)}"
         ) from exc
+    except MigrationRefused as exc:  # e.g. a revision older than the database's own
+        raise CommandError(f"could not migrate {redact_url(url)}: {exc}") from exc
     console.print(f"Database {redact_url(url)} is at revision {db.current_revision(url)}.")
 
 
@@ -110,12 +138,14 @@ def demo(
     json_output: Annotated[bool, typer.Option("--json", help="Print figures as JSON.")] = False,
     contacts: Annotated[
         int,
-        typer.Option(min=1, help="Contacts per sandbox organisation (when the demo runs its own)."),
+        typer.Option(min=1, max=DEMO_MAX_CONTACTS,
+                     help="Contacts per sandbox organisation (when the demo runs its own)."),
     ] = 40,
     invoices: Annotated[
         int,
         typer.Option(
-            min=1, help="Sales invoices per sandbox organisation (when the demo runs its own)."
+            min=1, max=DEMO_MAX_INVOICES,
+            help="Sales invoices per sandbox organisation (when the demo runs its own).",
         ),
     ] = 400,
 ) -> None:
@@ -141,7 +171,11 @@ def connect(
     login_hint: Annotated[
         str | None, typer.Option(help="Xero login email (the sandbox auto-approves it).")
     ] = None,
-    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for Xero.")] = 300.0,
+    timeout: Annotated[
+        float,
+        typer.Option(min=1, max=MAX_CONNECT_WAIT, callback=finite,
+                     help="Seconds to wait for Xero."),
+    ] = 300.0,
 ) -> None:
     """Link a Xero organisation over OAuth 2.0."""
     from bot.cli.connect import run_connect
@@ -360,10 +394,36 @@ def customer_escalate(
 app.command("sandbox")(friendly(sandbox_command))
 
 
-def main() -> None:
-    """Entry point for the `chaser` console script."""
+def main(args: list[str] | None = None) -> None:
+    """Entry point for the `chaser` console script: exit codes as the README's table says."""
+    sys.exit(run(args))
+
+
+def run(args: list[str] | None = None) -> int:
+    """Run one command and return its exit code; usage errors and Ctrl-C are one line each."""
     try:
-        app()
-    except KeyboardInterrupt:
-        err_console.print("Stopped.")
-        sys.exit(130)
+        # Not standalone: typer would print usage errors as a box, and turn Ctrl-C into a
+        # silent exit 130; both are said here, once, the same way for every command.
+        code = app(args=args, prog_name="chaser", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        console.print(exc.format_message(), markup=False, highlight=False)
+        return EXIT_USAGE
+    except click_errors.ClickException as exc:
+        command = _command_name(exc)
+        err_console.print(
+            f"[red]Error:[/red] "
+            f"{escape(messages.usage_error(exc.format_message(), command).render(TERMINAL))}"
+        )
+        return EXIT_USAGE if isinstance(exc, click_errors.UsageError) else exc.exit_code
+    except (KeyboardInterrupt, click_errors.Abort):
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
+        err_console.print(messages.INTERRUPTED.render(TERMINAL), markup=False)
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def _command_name(exc: click_errors.ClickException) -> str:
+    """The failing command as typed after `chaser` ("sync", "db upgrade"), for its --help."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else ""
+    return path.removeprefix("chaser").strip()

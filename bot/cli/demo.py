@@ -93,6 +93,9 @@ def demo_sandbox(settings: Settings, *, contacts: int, invoices: int) -> Iterato
     try:
         yield server.url
     finally:
+        # Stopped by Ctrl-C, the sandbox cancels the request it was answering, and uvicorn logs
+        # that as an error with a traceback although nothing went wrong: this run is over.
+        logging.getLogger("uvicorn.error").disabled = True
         server.stop()
 
 

@@ -6,19 +6,32 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.support import CommandError
-from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from bot.cli.support import CommandError, finite
+from bot.sandbox import (
+    MAX_CONTACTS,
+    MAX_CONTACTS_IN_ALL,
+    MAX_INVOICES,
+    MAX_INVOICES_IN_ALL,
+    MAX_ORGS,
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
+)
 
 
 def sandbox_command(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 5050,
     seed: Annotated[int, typer.Option(help="Seed for the generated books.")] = 1,
-    orgs: Annotated[int, typer.Option(min=1, help="Organisations.")] = 2,
-    contacts: Annotated[int, typer.Option(min=1, help="Contacts per organisation.")] = 50,
-    invoices: Annotated[int, typer.Option(min=1, help="Sales invoices per organisation.")] = 500,
+    orgs: Annotated[int, typer.Option(min=1, max=MAX_ORGS, help="Organisations.")] = 2,
+    contacts: Annotated[
+        int, typer.Option(min=1, max=MAX_CONTACTS, help="Contacts per organisation.")
+    ] = 50,
+    invoices: Annotated[
+        int, typer.Option(min=1, max=MAX_INVOICES, help="Sales invoices per organisation.")
+    ] = 500,
     bills: Annotated[
         int | None,
-        typer.Option(min=0, help="Bills per organisation. Default: 15% of --invoices."),
+        typer.Option(min=0, max=MAX_INVOICES,
+                     help="Bills per organisation. Default: 15% of --invoices."),
     ] = None,
     auto_approve: Annotated[
         bool, typer.Option(help="Approve consent at once for a login_hint user.")
@@ -26,7 +39,8 @@ def sandbox_command(
     limits: Annotated[bool, typer.Option(help="Enforce Xero's rate limits.")] = True,
     limits_scale: Annotated[
         float,
-        typer.Option(min=0.001, help="Multiply the minute/day limits (2 relaxes, 0.1 tightens)."),
+        typer.Option(min=0.001, max=1000, callback=finite,
+                     help="Multiply the minute/day limits (2 relaxes, 0.1 tightens)."),
     ] = 1.0,
     client_id: Annotated[
         str, typer.Option(help="OAuth client id to accept.")
@@ -51,6 +65,20 @@ def sandbox_command(
 ) -> None:
     """Run a local Xero (OAuth, Accounting API, limits, faults) for trials and tests."""
     from bot.sandbox.cli import run_sandbox
+
+    if orgs * contacts > MAX_CONTACTS_IN_ALL:
+        raise typer.BadParameter(
+            f"{orgs} organisations × {contacts} contacts is more than one machine holds "
+            f"({MAX_CONTACTS_IN_ALL:,} in all): lower --contacts or --orgs",
+            param_hint="'--contacts'",
+        )
+    rows = invoices + (bills if bills is not None else invoices * 15 // 100)
+    if orgs * rows > MAX_INVOICES_IN_ALL:
+        raise typer.BadParameter(
+            f"{orgs} organisations × {rows} invoices and bills is more than one machine holds "
+            f"({MAX_INVOICES_IN_ALL:,} in all): lower --invoices, --bills or --orgs",
+            param_hint="'--invoices'",
+        )
     from bot.sandbox.server import PortUnavailable
 
     uris = [u.strip() for value in redirect_uri or [] for u in value.split(",") if u.strip()]

@@ -20,6 +20,17 @@ class CommandError(UserFacingError):
     code = "command"
 
 
+def finite(value: float | None) -> float | None:
+    """Option callback: refuse inf and nan, which no timeout or scale can mean."""
+    import math
+
+    import typer
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 def redact_url(url: str) -> str:
     """A database URL fit for printing: the password is masked."""
     from sqlalchemy import make_url
