@@ -20,10 +20,8 @@ from bot.errors import UserFacingError
 from bot.logs import configure_logging
 from bot.messages import TERMINAL
 
-try:  # typer 0.2x vendors click as typer._click; older typer uses click itself
-    from typer._click import exceptions as click_errors
-except ImportError:  # pragma: no cover
-    from click import exceptions as click_errors  # type: ignore[no-redef]
+# Click's exceptions as typer raises them (recent typer vendors click as typer._click).
+click_errors = sys.modules[typer.BadParameter.__module__]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
