@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -171,8 +171,10 @@ def main() -> None:
         with session_scope(ctx.session_factory) as session:
             tenants = {row.id: row.tenant_id for row in session.execute(
                 select(XeroConnection.id, XeroConnection.tenant_id))}
-            outcomes = {(key.split(":")[0], outcome) for key, outcome in
-                        session.execute(select(JobLease.job_key, JobLease.outcome))}
+            # "sent 470" and the like count as one outcome: the run finished and sent.
+            outcomes = Counter(f"{key.split(':')[0]} {(outcome or '?').split(' ')[0]}"
+                               for key, outcome in
+                               session.execute(select(JobLease.job_key, JobLease.outcome)))
     finally:
         fake.stop()
         mail.stop()
@@ -204,7 +206,7 @@ def main() -> None:
         "sandbox_429s": stats["rate_limited_by_problem"],
         "emails_sent": len(smtp.received),
         "slack_messages": len(fake.calls_to("chat.postMessage", ok=True)),
-        "job_outcomes": sorted(f"{kind}={outcome}" for kind, outcome in outcomes),
+        "job_outcomes": dict(sorted(outcomes.items())),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
     if args.json:
@@ -224,7 +226,8 @@ def main() -> None:
     print(f"  busiest minute   {f['busiest_minute_calls']:,} calls app-wide "
           f"(Xero's app limit {APP_LIMIT_PER_MINUTE:,}); sandbox 429s {f['sandbox_429s'] or 0}")
     print(f"  emails sent      {f['emails_sent']:,}; Slack messages {f['slack_messages']}")
-    print(f"  job outcomes     {', '.join(f['job_outcomes'])}")
+    print("  job outcomes     " + ", ".join(f"{name} ×{count}"
+                                            for name, count in f["job_outcomes"].items()))
     print(f"  peak RSS         {f['peak_rss_mb']} MB")
 
 

@@ -234,3 +234,28 @@ def xero_zone(deps, connection_id: int):
 
     with session_scope(deps.session_factory) as session:
         return org_zone(session.get(XeroConnection, connection_id).timezone)
+
+
+def test_the_scheduled_chase_job_syncs_holds_the_escalation_and_posts_its_card(stage):
+    from bot.chasing.jobs import JobKind
+    from bot.cli.serve import job_handlers
+
+    _, app, mail, connection_id = stage
+    deps = app.deps
+    zone = xero_zone(deps, connection_id)
+    local = deps.clock().astimezone(zone)
+    # A minute ago, but never yesterday: the window must open today for the run to send.
+    opened = max(local - timedelta(minutes=1), local.replace(hour=0, minute=0, second=0,
+                                                             microsecond=0))
+    with session_scope(deps.session_factory) as session:
+        update_organisation_settings(session, connection_id, by="test",
+                                     chase_time=opened.strftime("%H:%M"))
+        save_schedule(session, connection_id, ScheduleSpec("Default", (
+            StepSpec(Part.OVERDUE, 1, "final_notice", needs_approval=True),)),
+            by="test", now=deps.clock())
+    chase = job_handlers(deps, app.app.clients)[JobKind.CHASE]
+    assert chase(connection_id, opened.date()) == "sent 0"
+    assert mail.received == []
+    with session_scope(deps.session_factory) as session:
+        held = session.scalars(select(ApprovalRequest)).all()
+    assert held and len(app.fake.calls_to("chat.postMessage", ok=True)) == 2 * len(held)
