@@ -17,7 +17,6 @@ from bot.chasing.plan import chase_window, plan_chase
 from bot.chasing.policy import SkipReason
 from bot.chasing.schedule_store import save_schedule
 from bot.chasing.schedules import Part, ScheduleSpec, StepSpec
-from bot.chasing.sync import SyncService
 from bot.deps import escalation_service, forewarn_service, reminder_sender
 from bot.ids import Action, Block
 from storage.db import session_scope
@@ -49,7 +48,7 @@ def stage(make_world, make_slack_world, smtp_server, migrated_db, fake_slack):
                            SMTP_FROM="ar@kiwi.example", CHASER_SECRET_KEY=None)
     fake_slack.add_channel(DIGEST, "receivables")
     connection_id = xero.connection_id
-    assert SyncService(xero.ctx).sync(connection_id).outcome == "ok"
+    assert xero.ctx.sync_service().sync(connection_id).outcome == "ok"
     with session_scope(xero.ctx.session_factory) as session:
         workspace = get_or_create_workspace(session, DEFAULT_TEAM)
         session.execute(update(XeroConnection).where(XeroConnection.id == connection_id)
