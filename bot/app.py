@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.handlers import chaser_command, errors, escalation, home, lifecycle, middleware
+from bot.handlers import chaser_command, digest, errors, escalation, home, lifecycle, middleware
 from bot.slack_clients import SlackClients
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 LISTENER_MODULES = (
     chaser_command,  # /chaser and its subcommands
     home,  # app_home_opened: the Home tab
+    digest,  # the daily digest's buttons, date picker, dispute modal and pager
     lifecycle,  # app_uninstalled, tokens_revoked
     escalation,  # escalation cards' Approve / Decline / Snooze, the forewarn's Skip
 )

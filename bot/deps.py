@@ -20,16 +20,20 @@ from bot.xero.auth import utc_now
 from bot.xero.pacing import TenantPacers
 
 if TYPE_CHECKING:
+    from slack_sdk import WebClient
     from sqlalchemy.orm import Session, sessionmaker
 
     from bot.chasing.connections import ConnectService
+    from bot.chasing.digest_actions import DigestActions
+    from bot.chasing.digest_post import DigestPoster
     from bot.chasing.escalation import EscalationService
     from bot.chasing.expected_dates import ExpectedDates
     from bot.chasing.forewarn import ForewarnService
-    from bot.chasing.permissions import Permissions
+    from bot.chasing.permissions import Permissions, WorkspaceDirectory
     from bot.chasing.ports import AlertPoster, Notifier
     from bot.chasing.reminders import ReminderSender
     from bot.chasing.sync import SyncService
+    from bot.chasing.sync_report import SyncReport
     from bot.chasing.webhooks import ProcessReport, WebhookInbox, WebhookWorker
     from bot.config import Settings
     from bot.secrets import SecretBox
@@ -300,3 +304,45 @@ def forewarn_service(ctx: AppDeps, clients: SlackClients,
     return ForewarnService(session_factory=ctx.session_factory, clock=ctx.clock,
                            cards=SlackCardPoster(clients),
                            permissions=permissions or slack_permissions(ctx, clients))
+
+
+# --- The daily digest -------------------------------------------------------------------------
+
+
+def build_digest_poster(ctx: AppDeps, client_for_team: Callable[[str], WebClient], *,
+                        sync_first: bool = True) -> DigestPoster:
+    """Posts and refreshes digests through Slack; with `sync_first`, each post syncs first."""
+    from bot.chasing.digest_post import DigestPoster
+    from bot.slack_notifier import SlackDigestPublisher
+
+    def sync(connection_id: int) -> SyncReport:
+        (report,) = ctx.sync_service().sync_all(connection_ids=[connection_id])
+        return report
+
+    return DigestPoster(ctx.session_factory, ctx.clock, SlackDigestPublisher(client_for_team),
+                        sync=sync if sync_first else None)
+
+
+def build_digest_actions(ctx: AppDeps, client_for_team: Callable[[str], WebClient]
+                         ) -> DigestActions:
+    """What the digest's buttons call: controls, permissions, write-back and the poster."""
+    from bot.chasing.controls import ChasingControls
+    from bot.chasing.digest_actions import DigestActions
+    from bot.chasing.permissions import Permissions
+
+    permissions = Permissions(ctx.session_factory, workspace_directory(client_for_team),
+                              ctx.clock)
+    return DigestActions(
+        ctx.session_factory, ctx.clock,
+        controls=ChasingControls(ctx.session_factory, permissions, ctx.clock),
+        permissions=permissions,
+        poster=build_digest_poster(ctx, client_for_team, sync_first=False),
+        write_back=ctx.expected_dates().set,
+    )
+
+
+def workspace_directory(client_for_team: Callable[[str], WebClient]) -> WorkspaceDirectory:
+    """Who is a workspace admin or owner, asked of Slack (users.info, cached)."""
+    from bot.slack_people import SlackDirectory
+
+    return SlackDirectory(client_for_team)

@@ -52,12 +52,25 @@ class Action(StrEnum):
     ESCALATION_DECLINE = "escalation_decline"
     ESCALATION_SNOOZE = "escalation_snooze"  # a static_select: the option's value says how long
     FOREWARN_SKIP = "forewarn_skip"
+    # The daily digest's per-invoice controls and pager (bot/blocks/digest.py).
+    DIGEST_EXPECTED_DATE = "digest_expected_date"
+    DIGEST_PAUSE = "digest_pause"
+    DIGEST_RESUME = "digest_resume"
+    DIGEST_DISPUTE = "digest_dispute"
+    DIGEST_RESOLVE = "digest_resolve"
+    DIGEST_VIEW_INVOICE = "digest_view_invoice"  # link buttons: acknowledged, nothing to do
+    DIGEST_EDIT_CONTACT = "digest_edit_contact"
+    DIGEST_PAGE = "digest_page"
+    # Connect or reconnect Xero from App Home or a connection-lost DM: a fresh consent link.
+    RECONNECT_XERO = "reconnect_xero"
+    OPEN_XERO_CONSENT = "open_xero_consent"  # the link button that fresh link sits on
 
 
 class View(StrEnum):
     """callback_id of modals."""
 
     SETTINGS = "settings"
+    DIGEST_DISPUTE = "digest_dispute"  # why an invoice is disputed
 
 
 class Block(StrEnum):
@@ -75,6 +88,11 @@ class Block(StrEnum):
     SETTINGS_APPROVALS = "settings_approvals"
     ESCALATION_ACTIONS = "escalation_actions"
     ESCALATION_DECISION = "escalation_decision"
+    DISPUTE_REASON = "dispute_reason"
+    # Not inputs: the ids of the digest's blocks, which carry what a click needs.
+    DIGEST_LINE = "dl"  # + ":" + an InvoiceRef payload (the date picker's only context)
+    DIGEST_BUTTONS = "db"  # + ":" + the invoice id
+    DIGEST_PAGER = "digest_pager"
 
 
 class Field(StrEnum):

@@ -713,3 +713,237 @@ def not_chased_summary(labelled: list[tuple[str, int]]) -> str:
         return "every open invoice is chased"
     reasons = ", ".join(f"{count} {label}" for label, count in labelled)
     return f"{total} open invoice{'s' if total != 1 else ''} ({reasons})"
+
+
+FOREWARN_SKIP_NOT_ALLOWED = say(
+    "Only chaser-bot's admins can skip customers here. Ask an admin, or see {cmd[settings]}."
+)
+
+
+# The daily digest (Slack's mrkdwn; the terminal shows the same blocks) ----------------------
+
+DIGEST_NOTHING = "nothing"
+DIGEST_NOTHING_OVERDUE = "Nothing is overdue. :tada:"
+DIGEST_NO_NUMBER = "(no number)"
+DIGEST_NO_CUSTOMER = "(no customer)"
+DIGEST_NEVER_SYNCED = "not synced yet"
+DIGEST_NEEDS_RECONNECT = say(
+    ":warning: *Xero needs reconnecting.* Chasing is paused and these figures are from the last "
+    "sync. An admin can reconnect with {cmd[connect]}."
+)
+DIGEST_DISCONNECTED = say(
+    ":warning: *This organisation is disconnected.* Nothing is chased; connect it again with "
+    "{cmd[connect]}."
+)
+DIGEST_EXPECTED_PLACEHOLDER = "Expected payment date"
+DIGEST_PAUSE = "Pause chasing"
+DIGEST_RESUME = "Resume chasing"
+DIGEST_DISPUTE = "Mark disputed"
+DIGEST_RESOLVE = "Resolve dispute"
+DIGEST_VIEW_IN_XERO = "View in Xero"
+DIGEST_EDIT_CONTACT = "Edit contact in Xero"
+DIGEST_SHOW_MORE = "Show more"
+DIGEST_FIRST_PAGE = "Back to the top"
+DIGEST_LINE_PAUSED = ":double_vertical_bar: chasing paused"
+
+DISPUTE_MODAL_TITLE = "Mark disputed"
+DISPUTE_MODAL_SUBMIT = "Mark disputed"
+DISPUTE_MODAL_CLOSE = "Cancel"
+DISPUTE_MODAL_LABEL = "What is disputed?"
+
+
+def digest_title(organisation: str) -> str:
+    """The digest's header."""
+    return f"Overdue digest · {organisation}"
+
+
+def digest_fallback(organisation: str, overdue: int, total: str) -> str:
+    """The digest's notification text."""
+    return f"Overdue digest for {organisation}: {_invoices(overdue)} overdue, {total}."
+
+
+def digest_last_sync(when: str) -> str:
+    return f"last synced {when}"
+
+
+def digest_account_paused(until: str | None) -> str:
+    """The banner while the whole account's chasing is paused."""
+    if until:
+        return f":double_vertical_bar: *Chasing is paused for this organisation until {until}.*"
+    return ":double_vertical_bar: *Chasing is paused for this organisation.*"
+
+
+def digest_unconverted(count: int) -> str:
+    """Foreign invoices left out of a base-currency total for want of a rate."""
+    return f"{count:,} without an exchange rate left out"
+
+
+def digest_base_amount(amount: str) -> str:
+    return f"≈ {amount}"
+
+
+def _invoices(count: int) -> str:
+    return f"{count:,} invoice" + ("" if count == 1 else "s")
+
+
+def digest_open_line(count: int, totals: str) -> str:
+    return f"*Open:* {_invoices(count)} · {totals}"
+
+
+def digest_overdue_line(count: int, totals: str) -> str:
+    return f"*Overdue:* {_invoices(count)} · {totals}"
+
+
+def digest_bucket(count: int, totals: str) -> str:
+    return f"{count:,} · {totals}"
+
+
+def digest_not_chased(paused: int, disputed: int, reasons: list[tuple[str, int]]) -> str:
+    """How many open invoices are paused, disputed or will not be chased, and why."""
+    parts = [f"{paused:,} paused", f"{disputed:,} disputed"]
+    wont = ", ".join(f"{count:,} {label}" for label, count in reasons)
+    parts.append(f"won't be chased: {wont}" if wont else "no others held back")
+    return "Not chased: " + " · ".join(parts)
+
+
+def digest_top_heading(first: int, last: int, total: int) -> str:
+    return (
+        f"*Most overdue* ({first:,}–{last:,} of {total:,}, by amount × days overdue)"
+    )
+
+
+def digest_line_overdue(amount: str, days: int, due: str | None) -> str:
+    late = f"*{days:,} day{'' if days == 1 else 's'} overdue*"
+    return f"{amount} · {late}" + (f" (due {due})" if due else "")
+
+
+def digest_line_expected(when: str, local_only: bool) -> str:
+    return f":calendar: expected {when}" + (" (kept in chaser-bot only)" if local_only else "")
+
+
+def digest_line_disputed(reason: str) -> str:
+    return ":warning: disputed" + (f": “{reason}”" if reason else "")
+
+
+def digest_line_not_chased(label: str) -> str:
+    return f"not chased: {label}"
+
+
+def dispute_modal_intro(number: str, customer: str) -> str:
+    return (
+        f"*{number}* · {customer}\nA disputed invoice is not chased until the dispute is "
+        "resolved."
+    )
+
+
+def digest_post_outcome(
+    organisation: str, outcome: str, channel: str | None, reason: str | None
+) -> Message:
+    """What `chaser digest --post` did for one organisation."""
+    said = {
+        "posted": "{name}: digest posted in channel {channel}.",
+        "already_posted": "{name}: today's digest is already being posted.",
+        "disabled": "{name}: the digest is switched off in settings.",
+        "no_channel": "{name}: no digest channel is set; choose one with {settings} in Slack.",
+        "disconnected": "{name}: disconnected; connect it again with {cmd[connect]}.",
+        "not_found": "{name}: no such organisation.",
+        "failed": "{name}: Slack refused the digest ({reason}).",
+    }[outcome]
+    return say(said, name=organisation, channel=channel or "", reason=reason or "",
+               settings=SLACK.command("settings"))  # the settings modal lives in Slack only
+
+
+def expected_date_in_past(chosen: str) -> Message:
+    """A date picked in the digest that is before the organisation's today."""
+    return say("{chosen} is in the past: pick today or a later date for the expected payment.",
+               chosen=chosen)
+
+
+def expected_date_saved(number: str, when: str) -> str:
+    """The date picker's change was written to Xero."""
+    return f"Expected payment date for {number} set to {when}, in Xero too."
+
+
+DIGEST_STALE_BUTTON = say(
+    "That button belongs to a digest chaser-bot can no longer read; run {cmd[overdue]} for "
+    "today's list."
+)
+
+DISPUTE_REASON_NEEDED = "Say what the customer disputes, so whoever resolves it knows."
+
+
+# A lost Xero connection, by DM; the consent link modal ---------------------------------------
+
+RECONNECT_BUTTON = "Reconnect Xero"
+CONNECT_BUTTON = "Connect Xero"
+CONSENT_MODAL_TITLE = "Connect Xero"
+CONSENT_MODAL_CLOSE = "Close"
+CONSENT_OPEN_XERO = "Open Xero"
+
+
+def connection_lost_dm(organisation: str, reason: str) -> str:
+    """Each admin's one DM when an organisation needs reconnecting."""
+    return (
+        f":warning: *Xero needs reconnecting for {organisation}.* {reason}\n"
+        "Chasing for it is paused until someone reconnects: press *Reconnect Xero* and approve "
+        "chaser-bot in Xero."
+    )
+
+
+def reconnected_dm(organisation: str) -> str:
+    """Each admin told about the lost connection hears it is back, once."""
+    return f":white_check_mark: *{organisation} is reconnected to Xero.* Chasing has resumed."
+
+
+def consent_modal_text(organisation: str | None) -> str:
+    """What the consent-link modal says."""
+    which = f" *{organisation}*" if organisation else " your organisation"
+    return (
+        f"Open Xero, sign in and allow chaser-bot access to{which}. The link works for 10 "
+        "minutes; the result comes back as a direct message."
+    )
+
+
+# App Home ------------------------------------------------------------------------------------
+
+HOME_TITLE = "chaser-bot"
+HOME_INTRO = say(
+    "chaser-bot chases unpaid Xero invoices and posts an overdue digest each morning. "
+    "Type {cmd[help]} for everything it does."
+)
+HOME_NOTHING_CONNECTED = "No Xero organisation is connected yet: press *Connect Xero*."
+HOME_CONNECTED = ":large_green_circle: Connected"
+HOME_DISCONNECTED = ":white_circle: Disconnected"
+HOME_NEVER_SYNCED = "not synced yet"
+HOME_LAST_SYNC = "Last sync"
+HOME_DIGEST = "Daily digest"
+HOME_CHASING = "Chasing"
+HOME_CHASING_ON = "on"
+HOME_CHASING_STOPPED = "stopped until Xero is connected"
+HOME_DIGEST_OFF = say("off (turn it on with {cmd[settings]})")
+HOME_DIGEST_NO_CHANNEL = say("no channel yet: choose one with {cmd[settings]}")
+
+
+def home_needs_reconnect(reason: str | None) -> str:
+    """An organisation whose connection Xero refused."""
+    return ":warning: Needs reconnecting" + (f": {reason}" if reason else "")
+
+
+def home_last_sync(when: str, error: str | None) -> str:
+    """When the organisation last synced, and how it went."""
+    return f"{when}" + (f" (failed: {error})" if error else " (ok)")
+
+
+def home_digest(channel: str, at: str, timezone: str) -> str:
+    """Where and when the digest is posted."""
+    return f"{channel} at {at} ({timezone})"
+
+
+def home_chasing_paused(until: str | None) -> str:
+    """Chasing paused for the whole organisation."""
+    return "paused" + (f" until {until}" if until else "")
+
+
+def home_more(count: int) -> Message:
+    """Organisations App Home has no room for."""
+    return say("…and {count} more: {cmd[status]} lists them all.", count=count)

@@ -66,9 +66,16 @@ class SettingsForm(msgspec.Struct, frozen=True, tag="g1", tag_field="v"):
     c: int  # connection id
 
 
-Payload = InvoiceRef | PageRef | DisputeForm | EscalationRef | SkipRef | ContactRef | SettingsForm
+class ConnectionRef(msgspec.Struct, frozen=True, tag="c1", tag_field="v"):
+    """One organisation (Connect/Reconnect buttons in App Home and connection-lost DMs)."""
+
+    c: int | None = None  # None: connect a new organisation
+
+
+Payload = (InvoiceRef | PageRef | DisputeForm | EscalationRef | SkipRef | ContactRef
+           | SettingsForm | ConnectionRef)
 T = TypeVar("T", InvoiceRef, PageRef, DisputeForm, EscalationRef, SkipRef, ContactRef,
-            SettingsForm)
+            SettingsForm, ConnectionRef)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Payload)

@@ -51,6 +51,10 @@ def test_demo_json_reports_sync_figures_aging_and_write_back(tmp_path):
     held = {example["invoice"]: example["held_in"] for example in figures["write_back"]}
     assert held == {"clean": "xero", "part_paid": "local"}
     assert (tmp_path / "data" / "demo.sqlite3").exists()
+    digest = figures["digest"][0]  # the demo ends with the digest as Slack would show it
+    assert digest["organisation"] == org["name"]
+    assert digest["text"].startswith(f"Overdue digest for {org['name']}: ")
+    assert 0 < digest["blocks"] <= 50 and digest["top_overdue"]
 
 
 def test_demo_prints_a_summary_and_runs_fresh_each_time(tmp_path):
@@ -62,6 +66,8 @@ def test_demo_prints_a_summary_and_runs_fresh_each_time(tmp_path):
         assert "Traceback" not in done.stderr + done.stdout
     assert "overdue" in second.stdout and "Most overdue" in second.stdout
     assert "Saved in chaser-bot only" in second.stdout
+    assert "The digest as it would be posted in Slack" in second.stdout
+    assert second.stdout.rstrip().endswith("[Show more]")
 
 
 def test_demo_counts_are_per_sandbox_organisation_and_report_exactly_the_sales_invoices(tmp_path):

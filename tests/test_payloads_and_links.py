@@ -13,7 +13,7 @@ from bot.payloads import (
     decode_as,
     encode,
 )
-from bot.xero.links import contact_link, invoice_link
+from bot.xero_links import contact_link, invoice_link
 
 
 @pytest.mark.parametrize(

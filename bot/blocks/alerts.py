@@ -9,7 +9,7 @@ from bot import messages
 from bot.chasing.ports import Alert, AlertCustomer, InvoiceOverdue, PaymentReceived
 from bot.chasing.receivables import grouped_money
 from bot.messages import SLACK
-from bot.xero.links import contact_link, invoice_link
+from bot.xero_links import contact_link, invoice_link
 
 TEXT_LIMIT = 3000  # Block Kit: a section's text
 

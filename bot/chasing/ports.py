@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from bot.messages import TERMINAL, Message
 
 if TYPE_CHECKING:
+    from bot.chasing.digest import Digest
     from bot.chasing.escalation_view import EscalationView
     from bot.chasing.forewarn_view import ForewarnView
     from bot.xero.models import ContactPage, Invoice, InvoicePage, Organisation, User
@@ -278,6 +279,16 @@ class OnlineInvoiceLinks(Protocol):
 class CardRef:
     """Where one posted card lives, so it can be updated in place."""
 
+
+
+
+# The digest's way to Slack ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    """Where a message was posted: its channel and Slack's ts (its id within the channel)."""
+
     channel_id: str
     ts: str
 
@@ -296,3 +307,19 @@ class SlackCards(Protocol):
     def post_forewarn(self, team_id: str, channel_id: str, view: ForewarnView) -> CardRef: ...
 
     def update_forewarn(self, team_id: str, card: CardRef, view: ForewarnView) -> None: ...
+
+
+class PublishFailed(Exception):
+    """The message could not be posted or updated; `reason` is Slack's error code or a line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DigestPublisher(Protocol):
+    """Posts a digest and updates it in place; the Slack layer implements it (PublishFailed)."""
+
+    def post_digest(self, team_id: str, channel_id: str, digest: Digest) -> PostedMessage: ...
+
+    def update_digest(self, team_id: str, message: PostedMessage, digest: Digest) -> None: ...

@@ -156,8 +156,12 @@ class OverdueLine:
     @property
     def exposure(self) -> Decimal:
         """Base amount × days overdue: what ranks the lines (own amount when no rate)."""
-        amount = self.base_amount if self.base_amount is not None else self.receivable.amount_due
-        return amount * self.days_overdue
+        return exposure(self.receivable.amount_due, self.base_amount, self.days_overdue)
+
+
+def exposure(amount_due: Decimal, base_amount: Decimal | None, days_overdue: int) -> Decimal:
+    """What ranks overdue invoices: base amount × days overdue (own amount without a rate)."""
+    return (base_amount if base_amount is not None else amount_due) * days_overdue
 
 
 @dataclass(slots=True)

@@ -217,9 +217,19 @@ def sync(
 
 @app.command()
 @friendly
-def digest() -> None:
-    """Post the overdue digest to Slack now."""
-    not_yet("digest", "the overdue digest")
+def digest(
+    org: Annotated[
+        str | None, typer.Option("--org", help="Only this organisation (name or short code).")
+    ] = None,
+    post: Annotated[
+        bool, typer.Option("--post", help="Post it to the organisation's digest channel.")
+    ] = False,
+    page: Annotated[int, typer.Option(min=1, help="Which page of overdue invoices.")] = 1,
+) -> None:
+    """Show the daily overdue digest here, or post it to Slack with --post."""
+    from bot.cli.digest import run_digest
+
+    raise typer.Exit(run_digest(settings_or_exit(), console, org=org, post=post, page=page))
 
 
 @app.command()

@@ -35,6 +35,7 @@ from bot.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 if TYPE_CHECKING:
     from bot.chasing.connections import ConnectResult
+    from bot.chasing.digest import Digest
     from bot.deps import AppDeps
 
 log = logging.getLogger(__name__)
@@ -268,6 +269,7 @@ def run_demo(
             summaries = ReceivablesService(ctx.session_factory, ctx.clock).for_workspace()
             write_back = write_back_examples(ctx, summaries[0].connection_id) if summaries else []
             chases = demo_chase(ctx)
+            digests = demo_digests(ctx)
     except httpx.HTTPError as exc:
         raise DemoError(f"could not reach the sandbox at {sandbox_url}: {exc}") from exc
 
@@ -282,6 +284,7 @@ def run_demo(
         "write_back": write_back,
         "chase": [chase.figures for chase in chases],
         "outbox": str(outbox_folder(ctx.settings)),
+        "digest": [digest_figures(digest) for digest in digests],
     }
     if json_output:
         # print(), not console.print_json: nothing may wrap or colour machine output.
@@ -289,7 +292,44 @@ def run_demo(
     else:
         _narrate(console, figures, summaries, write_back)
         _narrate_chase(console, chases, outbox_folder(ctx.settings))
+        _narrate_digests(console, digests)
     return figures
+
+
+def demo_digests(ctx: AppDeps) -> list[Digest]:
+    """Each organisation's digest as it would be posted to Slack this morning."""
+    from bot.chasing.digest_builder import DigestBuilder
+    from storage import repositories
+    from storage.db import session_scope
+
+    with session_scope(ctx.session_factory) as session:
+        ids = [c.id for c in repositories.list_connections(session)]
+    builder = DigestBuilder(ctx.session_factory, ctx.clock)
+    return [digest for digest in map(builder.build, ids) if digest is not None]
+
+
+def digest_figures(digest: Digest) -> dict[str, object]:
+    """The digest in `--json`: its notification text, block count and the lines shown."""
+    from bot.blocks.digest import digest_blocks, digest_text
+
+    return {
+        "organisation": digest.organisation,
+        "text": digest_text(digest),
+        "blocks": len(digest_blocks(digest)),
+        "top_overdue": [line.invoice_number for line in digest.lines],
+        "not_chased": {str(reason): count for reason, count in digest.not_chased.items()},
+    }
+
+
+def _narrate_digests(console: Console, digests: list[Digest]) -> None:
+    from bot.cli.digest import print_digest
+
+    for digest in digests:
+        console.print()
+        console.print(f"[bold]The digest as it would be posted in Slack for "
+                      f"{escape(digest.organisation)}[/bold] (its buttons work in Slack):")
+        console.print()
+        print_digest(console, digest)
 
 
 def _money(totals: dict[str, Decimal]) -> str:

@@ -25,6 +25,7 @@ from bot.config import ConfigError, Settings
 if TYPE_CHECKING:
     from bot.app import ChaserApp
     from bot.chasing.alerts import AlertService
+    from bot.chasing.digest_post import DigestPoster
     from bot.chasing.scheduler import JobHandler, JobKind
     from bot.deps import AppDeps
     from bot.slack_clients import SlackClients
@@ -143,7 +144,8 @@ class Runtime:
 
 
 def job_handlers(
-    deps: AppDeps, clients: SlackClients, *, alerts: AlertService | None = None
+    deps: AppDeps, clients: SlackClients, *, alerts: AlertService | None = None,
+    digest: DigestPoster | None = None,
 ) -> dict[JobKind, JobHandler]:
     """What each scheduled job runs, per organisation and local day.
 
@@ -194,23 +196,36 @@ def job_handlers(
 
     return {
         JobKind.SYNC: sync,
-        JobKind.DIGEST: not_wired("digest"),
+        JobKind.DIGEST: digest_job(digest) if digest is not None else not_wired("digest"),
         JobKind.FOREWARN: forewarn,
         JobKind.CHASE: chase,
     }
 
 
 def build_scheduler_for(deps: AppDeps, clients: SlackClients, *,
-                        alerts: AlertService | None = None) -> object:
+                        alerts: AlertService | None = None,
+                        digest: DigestPoster | None = None) -> object:
     """The scheduler with every organisation's jobs and the escalation housekeeping task."""
     from bot.chasing.scheduler import build_scheduler
     from bot.deps import escalation_service
 
     scheduler = build_scheduler(deps.session_factory,
-                                job_handlers(deps, clients, alerts=alerts))
+                                job_handlers(deps, clients, alerts=alerts, digest=digest))
     # Snoozed escalations asked again, cards that never posted retried, late sends settled.
     scheduler.add_task("escalations", ESCALATION_TICK, escalation_service(deps, clients).tick)
     return scheduler
+
+
+def digest_job(poster: DigestPoster) -> JobHandler:
+    """The scheduled digest: sync, build and post once for the organisation's local day."""
+
+    def run(connection_id: int, day: date) -> str | None:
+        result = poster.post_digest(connection_id, day=day)
+        if result.outcome == "failed":
+            raise RuntimeError(result.reason or "the digest was not posted")
+        return result.outcome
+
+    return run
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -218,15 +233,19 @@ def build_runtime(settings: Settings) -> Runtime:
     from bot.app import create_app
     from bot.chasing.alerts import AlertService
     from bot.cli.support import migrated_context
+    from bot.deps import build_digest_poster
     from bot.slack_alerts import SlackAlertPoster
     from bot.slack_clients import SlackClients
+    from bot.slack_notifier import SlackNotifier
     from bot.slack_people import SlackConnectNotifier
     from bot.web import create_web_app
 
     settings.check_slack()
     deps = migrated_context(settings)
     clients = SlackClients.from_settings(settings, deps.session_factory, deps.box)
-    deps.notifier = SlackConnectNotifier(clients.for_team)
+    deps.notifier = SlackNotifier(clients.for_team, deps.session_factory, deps.clock,
+                                  connected=SlackConnectNotifier(clients.for_team))
+    digest = build_digest_poster(deps, clients.for_team)
     try:
         if clients.bot_token:
             # Slack's own verdict on the token, before anything depends on it.
@@ -242,9 +261,11 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.xero_webhook_key is not None:
         from bot.deps import build_webhooks
 
-        webhooks, worker = build_webhooks(deps, poster=poster)
+        webhooks, worker = build_webhooks(deps, poster=poster,
+                                          refresh_digest=digest.refresh_latest)
         services.append(WorkerService(worker))
-    services.append(SchedulerService(build_scheduler_for(deps, clients, alerts=alerts)))
+    services.append(SchedulerService(build_scheduler_for(deps, clients, alerts=alerts,
+                                                         digest=digest)))
     if settings.slack_socket_mode:
         token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]
         services.append(SocketModeService(app, token))

@@ -1,0 +1,160 @@
+"""The chasing ports implemented with Slack's Web API: digests in channels, admins by DM."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import messages
+from bot.blocks.connection import connection_lost_blocks, reconnected_blocks
+from bot.blocks.digest import digest_blocks, digest_text
+from bot.chasing.digest import Digest
+from bot.chasing.ports import (
+    ConnectionLost,
+    ConnectRefused,
+    LoggingNotifier,
+    Notifier,
+    OrganisationConnected,
+    PostedMessage,
+    PublishFailed,
+)
+from storage import notices, repositories
+from storage.db import session_scope
+from storage.models import MemberRole
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+# A team's WebClient (the one bot token, or the team's installation): bot/slack_clients.py.
+ClientForTeam = Callable[[str], WebClient]
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code from a failed call ("channel_not_found", "ratelimited", ...)."""
+    response = getattr(exc, "response", None)
+    try:
+        return str(response["error"]) if response is not None else str(exc)
+    except (KeyError, TypeError):
+        return str(exc)
+
+
+class SlackDigestPublisher:
+    """DigestPublisher: chat.postMessage the digest into its channel, chat.update it in place."""
+
+    def __init__(self, client_for_team: ClientForTeam) -> None:
+        self._client_for_team = client_for_team
+
+    def post_digest(self, team_id: str, channel_id: str, digest: Digest) -> PostedMessage:
+        """Post the digest; PublishFailed with Slack's error code when Slack refuses."""
+        try:
+            response = self._client_for_team(team_id).chat_postMessage(
+                channel=channel_id, text=digest_text(digest), blocks=digest_blocks(digest),
+                unfurl_links=False, unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            raise PublishFailed(slack_error(exc)) from exc
+        # Slack answers with the channel's id even when it was given a name.
+        return PostedMessage(str(response["channel"]), str(response["ts"]))
+
+    def update_digest(self, team_id: str, message: PostedMessage, digest: Digest) -> None:
+        """Replace a posted digest's blocks (chat.update keeps its place in the channel)."""
+        try:
+            self._client_for_team(team_id).chat_update(
+                channel=message.channel_id, ts=message.ts, text=digest_text(digest),
+                blocks=digest_blocks(digest),
+            )
+        except SlackApiError as exc:
+            raise PublishFailed(slack_error(exc)) from exc
+
+
+class SlackNotifier:
+    """Notifier: each admin hears once per incident that an organisation needs reconnecting
+    (with a Reconnect button), and once that it is back and chasing has resumed.
+
+    Incidents and DMs are rows (storage/notices.py) keyed so that several instances, retries
+    and repeated events still send each DM once. What the connecting person hears about their
+    own connect goes to `connected` (the connect flow's notifier).
+    """
+
+    def __init__(
+        self,
+        client_for_team: ClientForTeam,
+        session_factory: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        *,
+        connected: Notifier | None = None,
+    ) -> None:
+        self._client_for_team = client_for_team
+        self._session_factory = session_factory
+        self._clock = clock
+        self._connected = connected or LoggingNotifier()
+
+    def connection_lost(self, event: ConnectionLost) -> None:
+        """Open (or join) the connection's incident and DM each admin not yet told of it."""
+        with session_scope(self._session_factory) as session:
+            incident_id, _ = notices.open_incident(session, event.connection_id,
+                                                   reason=event.reason, now=self._clock())
+            admins = admins_to_tell(session, event.workspace_id, event.connection_id)
+        name = event.tenant_name or event.tenant_id
+        for user in admins:
+            self._dm_once(
+                f"lost:{incident_id}:{user}", event.team_id, user, event.connection_id,
+                text=messages.connection_lost_dm(name, event.reason),
+                blocks=connection_lost_blocks(name, event.reason, event.connection_id),
+            )
+
+    def organisation_connected(self, event: OrganisationConnected) -> None:
+        """Tell the connecting person; close the incident and tell whoever heard it was lost."""
+        self._connected.organisation_connected(event)
+        with session_scope(self._session_factory) as session:
+            incident_id = notices.resolve_incident(session, event.connection_id,
+                                                   now=self._clock())
+            told = (notices.notified_users(session, f"lost:{incident_id}:")
+                    if incident_id is not None else [])
+        for user in told:
+            self._dm_once(
+                f"back:{incident_id}:{user}", event.team_id, user, event.connection_id,
+                text=messages.reconnected_dm(event.tenant_name),
+                blocks=reconnected_blocks(event.tenant_name),
+            )
+
+    def connect_refused(self, event: ConnectRefused) -> None:
+        """The connecting person hears why (the connect flow's notifier)."""
+        self._connected.connect_refused(event)
+
+    def _dm_once(self, key: str, team_id: str, user: str, connection_id: int, *, text: str,
+                 blocks: list[dict[str, Any]]) -> None:
+        with session_scope(self._session_factory) as session:
+            notice_id = notices.claim_notice(session, key, connection_id=connection_id,
+                                             slack_user_id=user, now=self._clock())
+        if notice_id is None:
+            return  # this DM went (or is going) out already
+        try:
+            response = self._client_for_team(team_id).chat_postMessage(
+                channel=user, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            log.warning("could not DM %s about connection %s: %s", user, connection_id,
+                        slack_error(exc))
+            with session_scope(self._session_factory) as session:
+                notices.release_notice(session, notice_id)
+            return
+        with session_scope(self._session_factory) as session:
+            notices.mark_notice_sent(session, notice_id, channel_id=str(response["channel"]),
+                                     message_ts=str(response["ts"]), now=self._clock())
+
+
+def admins_to_tell(session: Session, workspace_id: int, connection_id: int) -> list[str]:
+    """Who hears about a lost connection: the admins named in settings and whoever connected
+    it (Slack's own workspace admins are not listed by any API a bot may call cheaply)."""
+    people = repositories.workspace_member_ids(session, workspace_id, MemberRole.ADMIN)
+    connection = repositories.get_connection(session, connection_id)
+    if connection is not None and connection.connected_by:
+        people.append(connection.connected_by)
+    return list(dict.fromkeys(people))
