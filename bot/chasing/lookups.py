@@ -25,7 +25,7 @@ from bot.chasing.receivables_service import open_receivables, overdue_receivable
 from bot.chasing.timezones import org_zone
 from bot.errors import NotFound
 from bot.messages import SLACK
-from bot.xero.links import contact_link, invoice_link
+from bot.xero_links import contact_link, invoice_link
 from storage.audit import latest_audit
 from storage.models import (
     Contact,
