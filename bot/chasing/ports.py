@@ -272,22 +272,14 @@ class OnlineInvoiceLinks(Protocol):
     """Xero's customer-facing link for an invoice, or None when it cannot be had now."""
 
     def url(self, connection_id: int, invoice_id: int, xero_invoice_id: str) -> str | None: ...
+
+
 # Slack cards: escalation approvals and the forewarn --------------------------------------
 
 
 @dataclass(frozen=True)
 class CardRef:
     """Where one posted card lives, so it can be updated in place."""
-
-
-
-
-# The digest's way to Slack ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PostedMessage:
-    """Where a message was posted: its channel and Slack's ts (its id within the channel)."""
 
     channel_id: str
     ts: str
@@ -307,6 +299,17 @@ class SlackCards(Protocol):
     def post_forewarn(self, team_id: str, channel_id: str, view: ForewarnView) -> CardRef: ...
 
     def update_forewarn(self, team_id: str, card: CardRef, view: ForewarnView) -> None: ...
+
+
+# The digest's way to Slack ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    """Where a message was posted: its channel and Slack's ts (its id within the channel)."""
+
+    channel_id: str
+    ts: str
 
 
 class PublishFailed(Exception):
