@@ -25,7 +25,7 @@ from bot.chasing.ports import (
 )
 from storage import notices, repositories
 from storage.db import session_scope
-from storage.models import MemberRole
+from storage.models import ConnectionStatus, MemberRole
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -113,6 +113,9 @@ class SlackNotifier:
     def organisation_connected(self, event: OrganisationConnected) -> None:
         """Tell the connecting person; close the incident and tell whoever heard it was lost."""
         self._connected.organisation_connected(event)
+        self._admins_hear_it_is_back(event)
+
+    def _admins_hear_it_is_back(self, event: OrganisationConnected) -> None:
         with session_scope(self._session_factory) as session:
             incident_id = notices.resolve_incident(session, event.connection_id,
                                                    now=self._clock())
@@ -128,6 +131,38 @@ class SlackNotifier:
     def connect_refused(self, event: ConnectRefused) -> None:
         """The connecting person hears why (the connect flow's notifier)."""
         self._connected.connect_refused(event)
+
+    def catch_up(self) -> int:
+        """Tell admins about connections lost or regained while no Slack notifier was there
+        (a `chaser sync` or `chaser connect` in a terminal); safe to run every minute.
+
+        Each DM still goes once: the incident and notice keys decide. Returns how many
+        connections were looked at.
+        """
+        with session_scope(self._session_factory) as session:
+            lost = [
+                ConnectionLost(
+                    team_id=c.workspace.slack_team_id, workspace_id=c.workspace_id,
+                    connection_id=c.id, tenant_id=c.tenant_id, tenant_name=c.tenant_name,
+                    reason=c.status_reason or "", at=c.updated_at,
+                )
+                for c in repositories.list_connections(
+                    session, statuses=[ConnectionStatus.NEEDS_RECONNECT])
+            ]
+            back = [
+                OrganisationConnected(
+                    team_id=c.workspace.slack_team_id, slack_user_id=None, connection_id=c.id,
+                    tenant_name=c.tenant_name or c.tenant_id, reconnected=True,
+                )
+                for c in repositories.list_connections(
+                    session, statuses=[ConnectionStatus.CONNECTED])
+                if notices.has_open_incident(session, c.id)
+            ]
+        for event in lost:
+            self.connection_lost(event)
+        for regained in back:
+            self._admins_hear_it_is_back(regained)
+        return len(lost) + len(back)
 
     def _dm_once(self, key: str, team_id: str, user: str, connection_id: int, *, text: str,
                  blocks: list[dict[str, Any]]) -> None:

@@ -53,6 +53,13 @@ def resolve_incident(session: Session, connection_id: int, *, now: datetime) -> 
     return closed
 
 
+def has_open_incident(session: Session, connection_id: int) -> bool:
+    """Whether the connection has an incident not yet resolved."""
+    return session.scalar(
+        select(ConnectionIncident.id).where(ConnectionIncident.open_connection_id == connection_id)
+    ) is not None
+
+
 def claim_notice(
     session: Session,
     notice_key: str,

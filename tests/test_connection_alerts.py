@@ -141,3 +141,22 @@ def test_app_home_with_nothing_connected_offers_connect():
     view = home_view([])
     assert view["blocks"][1]["accessory"]["action_id"] == Action.RECONNECT_XERO
     assert "No Xero organisation is connected yet" in view["blocks"][-1]["text"]["text"]
+
+
+def test_a_connection_lost_and_regained_from_a_terminal_is_still_told_once(lost_world):
+    from bot.chasing.ports import RecordingNotifier
+
+    world = lost_world
+    slack_notifier = world.deps.notifier
+    world.deps.notifier = RecordingNotifier()  # as `chaser sync` in a terminal would have
+    lose_connection(world)
+    assert dms(world) == []
+    slack_notifier.catch_up()
+    slack_notifier.catch_up()  # every minute: nothing new to say
+    assert sorted(c.args["channel"] for c in dms(world)) == [ADMIN, OWNER]
+
+    connect_unattended(world.deps)  # `chaser connect` in a terminal
+    slack_notifier.catch_up()
+    slack_notifier.catch_up()
+    back = [c.args["channel"] for c in dms(world) if "reconnected" in c.args["text"]]
+    assert sorted(back) == [ADMIN, OWNER]

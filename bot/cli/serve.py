@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # Seconds uvicorn gives in-flight requests after SIGTERM before closing them.
 GRACEFUL_SECONDS = 20
 ESCALATION_TICK = timedelta(minutes=1)
+CONNECTION_ALERTS_TICK = timedelta(minutes=1)
 
 
 class Service(Protocol):
@@ -213,6 +214,10 @@ def build_scheduler_for(deps: AppDeps, clients: SlackClients, *,
                                 job_handlers(deps, clients, alerts=alerts, digest=digest))
     # Snoozed escalations asked again, cards that never posted retried, late sends settled.
     scheduler.add_task("escalations", ESCALATION_TICK, escalation_service(deps, clients).tick)
+    catch_up = getattr(deps.notifier, "catch_up", None)
+    if callable(catch_up):
+        # Connections lost or regained from a terminal: admins still hear, once.
+        scheduler.add_task("connection-alerts", CONNECTION_ALERTS_TICK, catch_up)
     return scheduler
 
 
