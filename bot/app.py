@@ -16,6 +16,10 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.handlers import chaser_command, digest, errors, escalation, home, lifecycle, middleware
+
+
+from bot import messages
+from bot.handlers import chaser_command, errors, home, lifecycle, middleware
 from bot.slack_clients import SlackClients
 
 if TYPE_CHECKING:
@@ -87,6 +91,8 @@ def create_app(deps: AppDeps, clients: SlackClients | None = None) -> ChaserApp:
         "signing_secret": signing_secret,
         # Socket Mode requests carry no signature; HTTP requests must.
         "request_verification_enabled": signing_secret is not None,
+        # A workspace with no installation (OAuth mode) hears this instead of Bolt's default.
+        "user_facing_authorize_error_message": messages.SLACK_NOT_AVAILABLE_HERE,
     }
     if clients.oauth_settings is not None:
         app = ChaserApp(executor=executor, installation_store=clients.installation_store,

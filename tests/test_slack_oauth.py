@@ -123,3 +123,15 @@ def test_uninstalling_forgets_that_workspaces_tokens_only(oauth_world):
 def test_a_workspace_that_never_installed_is_refused(oauth_world):
     sent = oauth_world.send.command("help", user="U0STRANGER", team_id="T0NEVER01")
     assert "/chaser status" not in sent.response.text
+    (post,) = oauth_world.fake.wait_for_hook(sent.response_url)
+    assert "not set up for this workspace" in post["text"]
+
+
+def test_revoking_only_user_tokens_keeps_the_bot(oauth_world):
+    assert install(oauth_world, SECOND).status_code == 200
+    oauth_world.send.event({"type": "tokens_revoked", "tokens": {"oauth": ["U0X"], "bot": []}},
+                           team_id=SECOND)
+    oauth_world.send.event({"type": "app_home_opened", "user": "U0X", "tab": "messages"},
+                           team_id=SECOND)  # handled after the first: the bot is still there
+    store = oauth_world.app.clients.installation_store
+    assert store.find_bot(enterprise_id=None, team_id=SECOND) is not None

@@ -22,6 +22,9 @@ def register(app: App, deps: AppDeps) -> None:
     clients = getattr(app, "clients", None)
 
     def forget(body: dict[str, Any], context: Any) -> None:
+        event = body.get("event") or {}
+        if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
+            return  # only user tokens went; the bot's token still works
         team_id = context.get("team_id") or body.get("team_id")
         enterprise_id = context.get("enterprise_id")
         store = clients.installation_store if clients is not None else None
