@@ -102,15 +102,6 @@ class ConnectionGuard:
         self._clock = clock
         self._notifier = notifier
 
-    def check(self) -> XeroConnection:
-        """The connection, detached, if it may call Xero; else the error that says why not."""
-        with session_scope(self._factory) as session:
-            connection = session.get(XeroConnection, self.connection_id)
-            if connection is None or connection.status != ConnectionStatus.CONNECTED:
-                raise unavailable(connection)
-            session.expunge(connection)
-            return connection
-
     def __enter__(self) -> ConnectionGuard:
         return self
 

@@ -94,8 +94,14 @@ def run_sync(
                                                   connection_ids=targets)
     seconds = time.perf_counter() - started
 
+    said: set[str] = set()
     for report in reports:
-        if report.outcome == "skipped":  # the sentence names the organisation itself
+        if report.code == "configuration":  # our app's own settings: one line, not one per org
+            line = report.text(TERMINAL) or ""
+            if line not in said:
+                said.add(line)
+                err_console.print(line, markup=False)
+        elif report.outcome == "skipped":  # the sentence names the organisation itself
             err_console.print(report.text(TERMINAL), markup=False)
         elif report.outcome == "failed":
             err_console.print(
