@@ -23,6 +23,7 @@ from bot.chasing.ports import (
     PostedMessage,
     PublishFailed,
 )
+from bot.slack_clients import UnknownWorkspace
 from storage import notices, repositories
 from storage.db import session_scope
 from storage.models import ConnectionStatus, MemberRole
@@ -51,10 +52,17 @@ class SlackDigestPublisher:
     def __init__(self, client_for_team: ClientForTeam) -> None:
         self._client_for_team = client_for_team
 
+    def _client(self, team_id: str) -> WebClient:
+        try:
+            return self._client_for_team(team_id)
+        except UnknownWorkspace as exc:
+            raise PublishFailed(f"no Slack installation for workspace {team_id}") from exc
+
     def post_digest(self, team_id: str, channel_id: str, digest: Digest) -> PostedMessage:
         """Post the digest; PublishFailed with Slack's error code when Slack refuses."""
+        client = self._client(team_id)
         try:
-            response = self._client_for_team(team_id).chat_postMessage(
+            response = client.chat_postMessage(
                 channel=channel_id, text=digest_text(digest), blocks=digest_blocks(digest),
                 unfurl_links=False, unfurl_media=False,
             )
@@ -65,8 +73,9 @@ class SlackDigestPublisher:
 
     def update_digest(self, team_id: str, message: PostedMessage, digest: Digest) -> None:
         """Replace a posted digest's blocks (chat.update keeps its place in the channel)."""
+        client = self._client(team_id)
         try:
-            self._client_for_team(team_id).chat_update(
+            client.chat_update(
                 channel=message.channel_id, ts=message.ts, text=digest_text(digest),
                 blocks=digest_blocks(digest),
             )
@@ -174,9 +183,9 @@ class SlackNotifier:
         try:
             response = self._client_for_team(team_id).chat_postMessage(
                 channel=user, text=text, blocks=blocks)
-        except SlackApiError as exc:
-            log.warning("could not DM %s about connection %s: %s", user, connection_id,
-                        slack_error(exc))
+        except (SlackApiError, UnknownWorkspace) as exc:
+            reason = slack_error(exc) if isinstance(exc, SlackApiError) else "no installation"
+            log.warning("could not DM %s about connection %s: %s", user, connection_id, reason)
             with session_scope(self._session_factory) as session:
                 notices.release_notice(session, notice_id)
             return

@@ -229,7 +229,7 @@ def digest_blocks(digest: Digest, surface: Surface = SLACK) -> Blocks:
 
     `surface` only changes how commands are written (the terminal shows the same blocks).
     """
-    when = digest.digest_date or digest.today
+    when = digest.today
     synced = last_sync_label(digest.last_sync_at)
     blocks: Blocks = [
         {

@@ -72,8 +72,6 @@ class Digest:
     lines: tuple[DigestLine, ...]
     page: int = 0
     page_size: int = PAGE_SIZE
-    digest_date: date | None = None  # the posted digest's day, when rendering a posted one
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:

@@ -61,20 +61,18 @@ def run_digest(
 
 
 def digest_poster(ctx: AppDeps, settings: Settings) -> DigestPoster:
-    """A DigestPoster posting with the configured bot token (no sync: `chaser sync` does it)."""
-    from bot.chasing.digest_post import DigestPoster
-    from bot.slack_notifier import SlackDigestPublisher
+    """A DigestPoster posting with the app's bot token, or each workspace's installation
+    (no sync: `chaser sync` does that)."""
+    from bot.deps import build_digest_poster
+    from bot.slack_clients import SlackClients
 
-    if settings.slack_bot_token is None:
+    if settings.slack_bot_token is None and not settings.slack_oauth_enabled:
         raise CommandError(
             "SLACK_BOT_TOKEN is not set: `chaser digest --post` posts with the app's bot token "
             "(xoxb-...); without --post the digest is printed here."
         )
-    from slack_sdk import WebClient
-
-    token = settings.slack_bot_token.get_secret_value()
-    client = WebClient(token=token, base_url=settings.slack_api_url)
-    return DigestPoster(ctx.session_factory, ctx.clock, SlackDigestPublisher(lambda _: client))
+    clients = SlackClients.from_settings(settings, ctx.session_factory, ctx.box)
+    return build_digest_poster(ctx, clients.for_team, sync_first=False)
 
 
 def _posted_line(result: DigestPostResult) -> str:

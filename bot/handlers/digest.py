@@ -12,6 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot import messages
+from bot.blocks.digest import dispute_modal
 from bot.chasing.digest_actions import DigestActions
 from bot.chasing.permissions import Actor
 from bot.chasing.ports import PostedMessage
@@ -84,8 +85,6 @@ def register(app: App, deps: AppDeps, actions: DigestActions | None = None) -> N
         message = message_of(body)
         form = DisputeForm(c=ref.c, i=ref.i, ch=message.channel_id if message else None,
                            ts=message.ts if message else None)
-        from bot.blocks.digest import dispute_modal
-
         client.views_open(trigger_id=body["trigger_id"],
                           view=dispute_modal(form, summary.invoice_number, summary.customer))
 
