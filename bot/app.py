@@ -15,11 +15,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.handlers import chaser_command, digest, errors, escalation, home, lifecycle, middleware
-
-
 from bot import messages
-from bot.handlers import chaser_command, errors, home, lifecycle, middleware
+from bot.handlers import chaser_command, digest, errors, escalation, home, lifecycle, middleware
 from bot.slack_clients import SlackClients
 
 if TYPE_CHECKING:
