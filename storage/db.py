@@ -1,4 +1,11 @@
-"""Engines, sessions and schema migrations for SQLite and PostgreSQL."""
+"""Engines, sessions and schema migrations for SQLite and PostgreSQL.
+
+One rule for concurrency lives here: a transaction that may write takes the database's
+write lock when it begins, so a read followed by a write can never be overtaken by another
+writer in between, in threads or processes. SQLite: BEGIN IMMEDIATE. PostgreSQL: one
+transaction-scoped advisory lock, the same for every writer. A transaction that only reads
+says so (session_scope(read_only=True)): it takes no lock, never waits, and cannot write.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +27,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Long enough to outlast a token refresh, which holds the write lock across one call to Xero
 # (its HTTP timeout is 30 s): other writers wait for it rather than fail "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 45_000
-# A Connection execution option: the SQLite `begin` hook then emits BEGIN IMMEDIATE.
-SQLITE_BEGIN_IMMEDIATE = "chaser_sqlite_begin_immediate"
+# A Connection execution option (see read_only_options): this transaction only reads.
+READ_ONLY = "chaser_read_only"
+# The PostgreSQL advisory lock that plays SQLite's write lock. Any fixed number will do:
+# advisory locks belong to one database, so other databases on the server are unaffected.
+POSTGRES_WRITE_LOCK_KEY = 0x63686173_65720001
 # Page cache per connection (KiB). A sync upserts each page of invoices onto random pages of
 # four indexes (Xero ids are UUIDs): SQLite's default 2 MB thrashes past ~20,000 invoices and
 # every miss is a read() system call. The cache only grows as pages are actually used.
@@ -41,11 +51,17 @@ def normalize_url(url: str | URL) -> URL:
 
 
 def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
-    """Create an engine: SQLite gets WAL, foreign keys, a busy timeout, explicit BEGINs and
-    the cache, checkpoint and sync settings of _install_sqlite_hooks."""
+    """Create an engine whose writing transactions take the write lock when they begin.
+
+    SQLite also gets WAL, foreign keys, a busy timeout and the cache, checkpoint and sync
+    settings of _install_sqlite_hooks.
+    """
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+        if parsed.get_backend_name() == "postgresql":
+            _install_postgres_hooks(engine)
+        return engine
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         # The database's own folder (e.g. data/) is created; a whole missing path is a typo,
@@ -86,8 +102,38 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Every transaction that may write takes the write lock up front. A deferred BEGIN
+        # reads from a snapshot and asks for the lock at its first write; when another
+        # writer committed in between, SQLite cannot let it wait (its snapshot is stale) and
+        # answers "database is locked" at once, whatever the busy timeout. With BEGIN
+        # IMMEDIATE a second writer waits at BEGIN (busy timeout) and then sees fresh data.
+        # Read-only transactions keep WAL's lock-free reads, and SQLite enforces them.
+        read_only = bool(connection.get_execution_options().get(READ_ONLY))
+        info = connection.connection.info  # lives as long as this DBAPI connection
+        if info.get("query_only", False) != read_only:
+            connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+            info["query_only"] = read_only
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _install_postgres_hooks(engine: Engine) -> None:
+    # Row locks and ON CONFLICT would let writers of different rows overlap, but then every
+    # check-then-insert (a sync state, a contact's addresses) needs its own care and SQLite
+    # tests could not show the mistakes. Writes here are short and never wait on Xero except
+    # a token refresh, so one writer at a time, as on SQLite, costs little.
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if not connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_WRITE_LOCK_KEY})")
+
+
+def read_only_options() -> dict[str, Any]:
+    """Execution options for a transaction that only reads: no write lock, writes refused.
+
+    SQLite begins it deferred (readers never wait for writers in WAL mode) with
+    query_only set; PostgreSQL runs it as a READ ONLY transaction.
+    """
+    return {READ_ONLY: True, "postgresql_readonly": True}
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -96,10 +142,17 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit when the block succeeds, roll back when it raises."""
+def session_scope(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
+    """One transaction: commit when the block succeeds, roll back when it raises.
+
+    It holds the database's write lock from its first statement to its end (see the module
+    docstring), so keep it short and never call Xero inside one. `read_only` takes no lock
+    and refuses writes: for reads that must not wait behind a writer.
+    """
     session = factory()
     try:
+        if read_only:
+            session.connection(execution_options=read_only_options())
         yield session
         session.commit()
     except BaseException:
@@ -135,7 +188,7 @@ def current_revision(url: str | URL) -> str | None:
     """The revision the database is at, or None for an unmigrated database."""
     engine = make_engine(url)
     try:
-        with engine.connect() as connection:
+        with engine.connect().execution_options(**read_only_options()) as connection:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from storage.audit import record_audit
-from storage.db import SQLITE_BEGIN_IMMEDIATE
+from storage.db import READ_ONLY
 from storage.models import (
     CLI_WORKSPACE_TEAM_ID,
     ConnectionStatus,
@@ -85,7 +85,7 @@ _IN_CHUNK = 500
 
 
 class LockOrderError(RuntimeError):
-    """A row lock was requested after the transaction had already started on SQLite."""
+    """A row lock was requested in a read-only transaction."""
 
 
 def _now(now: datetime | None) -> datetime:
@@ -281,12 +281,11 @@ def lock_connection_for_update(session: Session, connection_id: int) -> XeroConn
     """Lock a connection row until the transaction ends, and return it freshly loaded.
 
     For read-modify-write of tokens across processes. PostgreSQL: SELECT ... FOR UPDATE,
-    a row lock. SQLite has no row locks: the transaction is begun with BEGIN IMMEDIATE,
-    taking the database write lock (others wait up to the busy timeout). On SQLite this
-    must therefore be the first thing the transaction does; otherwise LockOrderError.
+    a row lock. SQLite has no row locks: every transaction that is not read-only already
+    holds the database write lock from its BEGIN (storage.db). In a read-only transaction
+    this raises LockOrderError.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        _begin_immediate(session)
+    _require_writable(session)
     statement = (
         select(XeroConnection)
         .where(XeroConnection.id == connection_id)
@@ -301,10 +300,9 @@ def lock_workspace_connections(session: Session, connection_id: int) -> list[Xer
 
     One statement lists and locks, so a sibling cannot be missed between the two; locking in
     id order means two refreshers of the same workspace never deadlock. Empty when the
-    connection does not exist. The SQLite rule of lock_connection_for_update applies.
+    connection does not exist. The rules of lock_connection_for_update apply.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        _begin_immediate(session)
+    _require_writable(session)
     workspace_id = (
         select(XeroConnection.workspace_id)
         .where(XeroConnection.id == connection_id)
@@ -320,15 +318,9 @@ def lock_workspace_connections(session: Session, connection_id: int) -> list[Xer
     return list(session.scalars(statement))
 
 
-def _begin_immediate(session: Session) -> None:
-    if session.in_transaction():
-        if session.connection().get_execution_options().get(SQLITE_BEGIN_IMMEDIATE):
-            return  # already holding the write lock
-        raise LockOrderError(
-            "lock_connection_for_update must start its transaction on SQLite: "
-            "commit or use a fresh session first"
-        )
-    session.connection(execution_options={SQLITE_BEGIN_IMMEDIATE: True})
+def _require_writable(session: Session) -> None:
+    if session.connection().get_execution_options().get(READ_ONLY):
+        raise LockOrderError("rows cannot be locked in a read-only transaction")
 
 
 # Sync state ---------------------------------------------------------------------------
