@@ -24,8 +24,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# Long enough to outlast a token refresh, which holds the write lock across one call to Xero
-# (its HTTP timeout is 30 s): other writers wait for it rather than fail "database is locked".
+# How long a writer waits for the write lock (SQLite's busy timeout, PostgreSQL's
+# lock_timeout). Long enough to outlast a token refresh, which holds the write lock across
+# one call to Xero (its HTTP timeout is 30 s): other writers wait for it rather than fail
+# "database is locked"; a writer stuck behind a mistake still fails instead of hanging.
 SQLITE_BUSY_TIMEOUT_MS = 45_000
 # A Connection execution option (see read_only_options): this transaction only reads.
 READ_ONLY = "chaser_read_only"
@@ -121,6 +123,12 @@ def _install_postgres_hooks(engine: Engine) -> None:
     # check-then-insert (a sync state, a contact's addresses) needs its own care and SQLite
     # tests could not show the mistakes. Writes here are short and never wait on Xero except
     # a token refresh, so one writer at a time, as on SQLite, costs little.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        dbapi_connection.commit()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         if not connection.get_execution_options().get(READ_ONLY):

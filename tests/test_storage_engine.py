@@ -48,6 +48,15 @@ def test_sqlite_engine_creates_its_directory_and_sets_pragmas(tmp_path):
         engine.dispose()
 
 
+def test_postgresql_writers_wait_for_locks_as_long_as_sqlite_writers_do(db_engine, db_url):
+    if db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only")
+    with db_engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW lock_timeout").scalar() == (
+            f"{SQLITE_BUSY_TIMEOUT_MS // 1000}s"
+        )
+
+
 def test_sqlite_engine_does_not_invent_a_whole_missing_path(tmp_path):
     path = tmp_path / "no" / "such" / "chaser.sqlite3"
     engine = make_engine(f"sqlite:///{path}")

@@ -28,7 +28,7 @@ from bot.chasing.timezones import org_zone
 from bot.chasing.window import ChaseWindow, parse_chase_days, parse_chase_time
 from storage import reminders as ledger
 from storage import schedules as schedule_rows
-from storage.db import SQLITE_BEGIN_IMMEDIATE, session_scope
+from storage.db import session_scope
 from storage.models import (
     ConnectionStatus,
     Contact,
@@ -417,17 +417,16 @@ def ensure_chase_defaults(session_factory: sessionmaker[Session], connection_id:
                           now: datetime) -> None:
     """Create the organisation's settings row and default schedule, once, before planning.
 
-    In a transaction of its own that takes the write lock first (BEGIN IMMEDIATE on SQLite):
-    two planners creating them at once inside a read transaction would fail on SQLite.
+    Checked without a lock first; created in a transaction of its own, which (like every
+    writing transaction, see storage.db) holds the write lock from its start, so two planners
+    creating them at once take turns.
     """
-    with session_scope(session_factory) as session:
+    with session_scope(session_factory, read_only=True) as session:
         if schedule_rows.list_schedules(session, connection_id) and session.get(
             OrganisationSettings, connection_id
         ):
             return
     with session_scope(session_factory) as session:
-        if session.get_bind().dialect.name == "sqlite":
-            session.connection(execution_options={SQLITE_BEGIN_IMMEDIATE: True})
         organisation_settings(session, connection_id)
         schedules(session, connection_id, now=now)
 
