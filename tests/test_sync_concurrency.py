@@ -8,6 +8,7 @@ writers overlap, so check-then-insert steps must not insert the same row twice.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import threading
 from pathlib import Path
@@ -16,10 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.chasing.sync import SyncReport, sync_all
+from bot.chasing.sync import SyncReport
 from storage.db import session_scope
 from storage.models import Contact, ContactEmail, Invoice, SyncState, XeroConnection
-from tests.fixtures.sync_world import VirtualTimePacers, World, fast_client_factory
+from tests.fixtures.sync_world import VirtualTimePacers, World, no_sleep
 
 PROCESSES = 3
 THREADS = 8
@@ -35,12 +36,12 @@ def sync_in_child(settings: Any, database_url: str, start: Any, answers: Any) ->
     """Child process: its own context (engine, pool, pacers), then ROUNDS full syncs."""
     from bot.deps import build_context
 
-    ctx = build_context(settings, database_url=database_url)
-    ctx.pacers = VirtualTimePacers()
+    ctx = build_context(settings, database_url=database_url, retry_sleep=no_sleep)
+    service = dataclasses.replace(ctx, pacers=VirtualTimePacers()).sync_service()
     try:
         start.wait(timeout=60)
         for _ in range(ROUNDS):
-            for report in sync_all(ctx, full=True, client_factory=fast_client_factory):
+            for report in service.sync_all(full=True):
                 answers.put(summary(report))
     except Exception as exc:  # reported to the parent, which fails the test with it
         answers.put(("error", f"{type(exc).__name__}: {exc}"))
@@ -113,7 +114,7 @@ def test_three_processes_and_eight_threads_syncing_at_once_all_succeed_without_d
     world = make_world(orgs=2, contacts=40, invoices=200)
     # Each process has its own pacers, as separate `chaser sync` runs would; the threads share
     # this one's. Xero's 55 calls a minute are counted, not waited for.
-    world.ctx.pacers = VirtualTimePacers()
+    service = dataclasses.replace(world.ctx, pacers=VirtualTimePacers()).sync_service()
     spawn = multiprocessing.get_context("spawn")
     # One barrier for processes and threads alike: every writer starts at the same moment.
     start, answers = spawn.Barrier(PROCESSES + THREADS), spawn.Queue()
@@ -130,10 +131,7 @@ def test_three_processes_and_eight_threads_syncing_at_once_all_succeed_without_d
         try:
             start.wait(timeout=60)
             for _ in range(ROUNDS):
-                results.extend(
-                    summary(report)
-                    for report in sync_all(world.ctx, full=True, client_factory=fast_client_factory)
-                )
+                results.extend(summary(report) for report in service.sync_all(full=True))
         except BaseException as exc:  # reported by the test thread
             errors.append(exc)
 
