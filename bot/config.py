@@ -117,12 +117,22 @@ class Settings(BaseSettings):
                 break
         return value
 
-    @field_validator("xero_base_url", "public_url", "slack_api_url")
+    @field_validator("xero_base_url", "public_url", "slack_api_url", "xero_redirect_uri")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
+        from urllib.parse import urlsplit
+
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value.strip())
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+            valid = valid and parts.port != 0  # .port raises on a port that is not a number
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ValueError("must be an http:// or https:// URL with a host (and a numeric port)")
+        return value.strip()
 
     @field_validator("smtp_from")
     @classmethod
@@ -223,6 +233,8 @@ _HINTS = {
     "PORT": "a whole number from 1 to 65535",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "XERO_BASE_URL": "e.g. http://127.0.0.1:5050 for `chaser sandbox`, or unset for api.xero.com",
+    "XERO_REDIRECT_URI": "e.g. http://127.0.0.1:3000/xero/callback, as in your Xero app",
+    "PUBLIC_URL": "where Slack and Xero reach this server, e.g. https://chaser.example.com",
     "XERO_SCOPE_STYLE": "granular (apps created from March 2026) or broad (older apps)",
     "SMTP_URL": "smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465",
     "SMTP_FROM": "e.g. accounts@yourcompany.com",

@@ -89,6 +89,13 @@ def usage_error(problem: str, command: str) -> Message:
     return say(f"{{problem}} See {{cmd[{help_command}]}}.", problem=problem)
 
 
+def unexpected_command_error(kind: str, reference: str) -> Message:
+    """A command failed in a way no message was written for (a bug), said in one line."""
+    return say("Error: something unexpected went wrong ({kind}, reference {reference}). Run it "
+               "again with LOG_LEVEL=DEBUG to see where, and report it.",
+               kind=kind, reference=reference)
+
+
 def unknown_revision(revision: str, known: str) -> Message:
     """`db upgrade` was given a revision the migrations do not have."""
     return say("There is no schema revision {revision!r}: use head (the default) or one of "

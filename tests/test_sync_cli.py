@@ -27,10 +27,31 @@ def test_sync_json_prints_exactly_the_five_figures(make_world, migrated_db, tmp_
 
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(figures) == {"contacts", "invoices", "api_calls", "throttled", "seconds"}
+    assert set(figures) == {"contacts", "invoices", "api_calls", "throttled", "seconds",
+                            "organisations"}
     assert (figures["contacts"], figures["invoices"], figures["throttled"]) == (10, 60, 0)
     # Per organisation: Organisation, one page of contacts, one page of invoices.
     assert figures["api_calls"] == 6
+    assert [(o["organisation"], o["outcome"], o["invoices"]) for o in figures["organisations"]] \
+        == [(org.name, "ok", 30) for org in world.ledger.organisations]
+
+
+def test_sync_json_says_which_organisation_failed_and_why(make_world, migrated_db, tmp_path):
+    world = make_world(orgs=2, contacts=5, invoices=30)
+    broken = world.tenant_id(world.connection_ids[1])
+    # Xero answers this organisation's every call with a 503 until the sync gives up.
+    world.control("POST", "/faults", kind="503", count=100, tenant_id=broken)
+
+    result = CliRunner().invoke(app, ["sync", "--json"], env=env_for(world, migrated_db, tmp_path))
+
+    assert result.exit_code == 1
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    first, second = figures["organisations"]
+    assert (first["outcome"], first["error"], first["invoices"]) == ("ok", None, 30)
+    assert second["outcome"] == "failed" and second["retry_later"] is True
+    assert second["code"] == "retry_later" and second["error"]
+    assert second["organisation"] == world.ledger.organisation(broken).name
+    assert "Traceback" not in result.output
 
 
 def test_sync_of_one_named_organisation_shows_a_summary_table(make_world, migrated_db, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -23,6 +25,7 @@ from bot.messages import TERMINAL
 # Click's exceptions as typer raises them (recent typer vendors click as typer._click).
 click_errors = sys.modules[typer.BadParameter.__module__]
 
+log = logging.getLogger(__name__)
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -73,9 +76,16 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def settings_or_exit() -> Settings:
+def settings_or_exit(*, server: bool = False) -> Settings:
+    """The checked settings, with logging set up for a command (or, with `server`, serve).
+
+    A command speaks for itself: log lines would interleave with its output and say its
+    events twice, so only errors are logged unless LOG_LEVEL asks for more. A server's log is
+    its output, so `serve` logs at LOG_LEVEL (INFO by default).
+    """
     settings = load_settings()
-    configure_logging(settings.log_level)
+    asked = "log_level" in settings.model_fields_set
+    configure_logging(settings.log_level if asked or server else "ERROR")
     return settings
 
 
@@ -160,7 +170,7 @@ def serve() -> None:
     """Run the Slack app (Socket Mode with SLACK_APP_TOKEN, HTTP otherwise)."""
     from bot.cli.serve import serve as run_serve
 
-    run_serve(settings_or_exit(), on_ready=lambda line: console.print(line))
+    run_serve(settings_or_exit(server=True), on_ready=lambda line: console.print(line))
 
 
 @app.command()
@@ -425,6 +435,12 @@ def run(args: list[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(exc, click_errors.UsageError) else exc.exit_code
     except (KeyboardInterrupt, click_errors.Abort):
         code = EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line with an id; the traceback is for LOG_LEVEL=DEBUG
+        error_id = secrets.token_hex(4)
+        log.debug("unexpected error %s", error_id, exc_info=exc)
+        err_console.print(messages.unexpected_command_error(type(exc).__name__, error_id)
+                          .render(TERMINAL), markup=False)
+        return EXIT_FAILED
     if code == EXIT_INTERRUPTED:
         err_console.print(messages.INTERRUPTED.render(TERMINAL), markup=False)
     return code if isinstance(code, int) else EXIT_OK

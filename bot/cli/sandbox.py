@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.support import CommandError, finite
+from bot.cli.support import CommandError, finite, http_url, http_urls, not_blank
 from bot.sandbox import (
     MAX_CONTACTS,
     MAX_CONTACTS_IN_ALL,
@@ -20,7 +20,9 @@ from bot.sandbox import (
 
 def sandbox_command(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 5050,
-    seed: Annotated[int, typer.Option(help="Seed for the generated books.")] = 1,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**63 - 1, help="Seed for the generated books.")
+    ] = 1,
     orgs: Annotated[int, typer.Option(min=1, max=MAX_ORGS, help="Organisations.")] = 2,
     contacts: Annotated[
         int, typer.Option(min=1, max=MAX_CONTACTS, help="Contacts per organisation.")
@@ -43,19 +45,24 @@ def sandbox_command(
                      help="Multiply the minute/day limits (2 relaxes, 0.1 tightens)."),
     ] = 1.0,
     client_id: Annotated[
-        str, typer.Option(help="OAuth client id to accept.")
+        str, typer.Option(callback=not_blank, help="OAuth client id to accept.")
     ] = SANDBOX_CLIENT_ID,
     client_secret: Annotated[
-        str, typer.Option(help="OAuth client secret to accept.")
+        str, typer.Option(callback=not_blank, help="OAuth client secret to accept.")
     ] = SANDBOX_CLIENT_SECRET,
     redirect_uri: Annotated[
         list[str] | None,
         typer.Option(
-            help="Allowed redirect URI; repeat or comma-separate. Default: any localhost URI."
+            callback=http_urls,
+            help="Allowed redirect URI; repeat or comma-separate. Default: any localhost URI.",
         ),
     ] = None,
-    webhook_url: Annotated[str | None, typer.Option(help="Deliver webhooks here.")] = None,
-    webhook_key: Annotated[str | None, typer.Option(help="Webhook signing key.")] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(callback=http_url, help="Deliver webhooks here.")
+    ] = None,
+    webhook_key: Annotated[
+        str | None, typer.Option(callback=not_blank, help="Webhook signing key.")
+    ] = None,
     max_page_size: Annotated[
         int,
         typer.Option(min=1, max=1000,

@@ -31,6 +31,42 @@ def finite(value: float | None) -> float | None:
     return value
 
 
+def not_blank(value: str | None) -> str | None:
+    """Option callback: a given text option must say something (and be one line)."""
+    import typer
+
+    if value is not None and (not value.strip() or any(c in value for c in "\r\n\x00")):
+        raise typer.BadParameter("must be one line of text, not empty")
+    return value
+
+
+def http_url(value: str | None) -> str | None:
+    """Option callback: an http:// or https:// URL with a host."""
+    from urllib.parse import urlsplit
+
+    import typer
+
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # e.g. a port that is not a number
+        valid = False
+    if not valid:
+        raise typer.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    return value.strip()
+
+
+def http_urls(values: list[str] | None) -> list[str] | None:
+    """Option callback: each of a repeatable, comma-separated option is an http(s) URL."""
+    if values is None:
+        return None
+    if any(not value.strip() for value in values):
+        return [http_url("") or ""]  # refused: an empty value is no URL
+    return [http_url(u.strip()) or "" for v in values for u in v.split(",") if u.strip()]
+
+
 def redact_url(url: str) -> str:
     """A database URL fit for printing: the password is masked."""
     from sqlalchemy import make_url

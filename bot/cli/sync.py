@@ -1,4 +1,4 @@
-"""`chaser sync`: sync now with a progress bar per entity, a summary table, or one JSON object."""
+"""`chaser sync`: a progress bar per entity and a summary table, or one JSON object."""
 
 from __future__ import annotations
 
@@ -44,9 +44,28 @@ def summed_figures(reports: Iterable[SyncReport]) -> dict[str, int]:
     return {key: sum(int(f[key]) for f in figures) for key in FIGURES}
 
 
-def totals(reports: list[SyncReport], seconds: float) -> dict[str, int | float]:
-    """The `--json` object: figures summed over organisations, wall-clock seconds."""
-    return {**summed_figures(reports), "seconds": round(seconds, 3)}
+def totals(reports: list[SyncReport], seconds: float) -> dict[str, object]:
+    """The `--json` object: figures summed over organisations, wall-clock seconds, and one
+    result per organisation, so a script can tell which one failed and why."""
+    return {
+        **summed_figures(reports),
+        "seconds": round(seconds, 3),
+        "organisations": [organisation_result(report) for report in reports],
+    }
+
+
+def organisation_result(report: SyncReport) -> dict[str, object]:
+    """One organisation's outcome ("ok", "skipped", "failed"), its code and line, its figures."""
+    return {
+        "connection_id": report.connection_id,
+        "organisation": report.tenant_name,
+        "outcome": report.outcome,
+        "code": report.code,
+        "retry_later": report.retry_later,
+        "full": report.full,
+        "error": report.text(TERMINAL) if report.outcome != "ok" else None,
+        **report.figures(),
+    }
 
 
 def run_sync(

@@ -1,0 +1,52 @@
+"""A command's output is its own: log lines stay out unless LOG_LEVEL asks; one event, one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+ENV_PREFIXES = ("XERO_", "SLACK_", "CHASER_", "DATABASE_URL", "SMTP_", "PUBLIC_URL", "PORT",
+                "LOG_LEVEL")
+
+
+def chaser(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
+    return subprocess.run([sys.executable, "-m", "bot", *args], env={**clean, **env}, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def world_env(world, migrated_db, tmp_path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": migrated_db, "CHASER_DATA_DIR": str(tmp_path),
+        "XERO_BASE_URL": world.server.url, "XERO_CLIENT_ID": "chaser-sandbox",
+        "XERO_CLIENT_SECRET": "chaser-sandbox-secret",
+    }
+
+
+def test_a_lost_organisation_is_said_once_and_no_log_line_interleaves(
+    make_world, migrated_db, tmp_path
+):
+    world = make_world(orgs=2, contacts=5, invoices=20)
+    lost = world.tenant_id(world.connection_ids[1])
+    world.control("POST", f"/tenants/{lost}/revoke", revoke_tokens=True)
+
+    done = chaser(["sync"], world_env(world, migrated_db, tmp_path), tmp_path)
+
+    assert done.returncode == 1
+    name = world.ledger.organisation(lost).name
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{name} failed:"), done.stderr
+    assert "chaser connect" in lines[0]
+    assert " WARNING " not in done.stdout + done.stderr
+    assert " INFO " not in done.stdout + done.stderr
+
+
+def test_log_lines_appear_when_log_level_asks_for_them(make_world, migrated_db, tmp_path):
+    world = make_world(orgs=1, contacts=5, invoices=20)
+    env = {**world_env(world, migrated_db, tmp_path), "LOG_LEVEL": "DEBUG"}
+
+    done = chaser(["sync"], env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert " INFO httpx: HTTP Request: GET " in done.stderr  # each call to Xero, as asked
