@@ -44,7 +44,7 @@ COMMANDS: dict[str, list[str]] = {
     "customer escalate": ["customer", "escalate", "Acme"],
 }
 # Commands that read no setting (the sandbox is a stand-alone local Xero).
-READ_NO_SETTINGS = {"sandbox", "digest"}
+READ_NO_SETTINGS = {"sandbox"}
 
 HOSTILE_SETTINGS: list[tuple[str, str]] = [
     ("DATABASE_URL", "postgresql://chaser@localhost:abc/chaser"),
@@ -91,7 +91,7 @@ HOSTILE_OPTIONS: dict[str, dict[str, list[str]]] = {
     "connect": {"--login-hint": TEXTS, "--timeout": FLOATS},
     "disconnect": {"--org": TEXTS},
     "sync": {"--org": TEXTS},
-    "digest": {},
+    "digest": {"--org": TEXTS, "--page": INTS},
     "chase": {"--org": TEXTS, "--resolve": TEXTS},
     "status": {"--org": TEXTS},
     "sandbox": {
