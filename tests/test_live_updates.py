@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -139,3 +140,57 @@ def test_amounts_in_the_alert_match_xero(world: WebhookWorld, fake_slack: FakeSl
     rest = (invoice.amount_due - Decimal("10.00")).quantize(Decimal("0.01"))
     assert f"paid {invoice.currency_code} 10.00" in reply.args["text"]
     assert f"{invoice.currency_code} {rest:,.2f} is still due" in reply.args["text"]
+
+
+# The posted digest follows Xero -------------------------------------------------------------
+
+
+@pytest.fixture
+def digest_world(migrated_db: str, tmp_path: Path,
+                 fake_slack: FakeSlack) -> Iterator[tuple[WebhookWorld, str]]:
+    """A posted digest in CHANNEL (its ts is returned), and live updates wired as serve does."""
+    from bot.deps import build_digest_poster
+
+    fake_slack.add_channel(CHANNEL, "receivables")
+    clients = SlackClients(base_url=fake_slack.api_url, bot_token=BOT_TOKEN)
+    posted: dict[str, object] = {}
+
+    def configure(ctx: AppDeps, connection_ids: list[int]) -> None:
+        with session_scope(ctx.session_factory) as session:
+            update_organisation_settings(session, connection_ids[0], by="test",
+                                         digest_channel_id=CHANNEL)
+        digests = build_digest_poster(ctx, clients.for_team, sync_first=False)
+        result = digests.post_digest(connection_ids[0])
+        assert result.outcome == "posted", result
+        posted.update(digests=digests, ts=result.message.ts)
+
+    def refresh(connection_id: int) -> object:
+        return posted["digests"].refresh_latest(connection_id)  # type: ignore[attr-defined]
+
+    with webhook_world(migrated_db, tmp_path, poster=SlackAlertPoster(clients.for_team),
+                       refresh_digest=refresh, configure=configure) as running:
+        yield running, str(posted["ts"])
+
+
+def shown(fake: FakeSlack, ts: str) -> str:
+    """Everything the digest message shows, as one string."""
+    return json.dumps(fake.messages[(CHANNEL, ts)]["blocks"])
+
+
+def test_invoice_paid_in_xero_leaves_the_posted_digest_at_once_and_alerts_once(
+        digest_world: tuple[WebhookWorld, str], fake_slack: FakeSlack) -> None:
+    world, ts = digest_world
+    on_show = [i for i in overdue_invoices(world)
+               if i.invoice_number and i.invoice_number in shown(fake_slack, ts)]
+    assert on_show, "the digest shows overdue invoices"
+    invoice = on_show[0]
+
+    pay_in_full(world, invoice)
+    [update] = fake_slack.wait_for_calls("chat.update")
+
+    assert (update.args["channel"], update.args["ts"]) == (CHANNEL, ts)
+    assert invoice.invoice_number not in shown(fake_slack, ts)
+    alerts = [c for c in posts(fake_slack) if "thread_ts" in c.args]
+    assert len(alerts) == 1 and invoice.invoice_number in alerts[0].args["text"]
+    wait_for(lambda: world.processed_events() >= 1, what="the webhook's processing")
+    assert len(fake_slack.calls_to("chat.update", ok=True)) == 1
