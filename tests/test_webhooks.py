@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -236,3 +237,38 @@ def test_organisation_disconnected_in_xero_is_marked_and_the_event_says_why(
     with session_scope(world.ctx.session_factory) as session:
         connection = session.get(XeroConnection, world.connection_id)
         assert connection is not None and connection.status == ConnectionStatus.NEEDS_RECONNECT
+
+
+def test_two_instances_given_the_same_delivery_record_it_once(migrated_db: str) -> None:
+    """Xero retries, a load balancer may hand each copy to another instance: one row wins."""
+    import threading
+
+    from bot.chasing.webhooks import Receipt, WebhookInbox
+    from storage.db import make_engine, make_session_factory
+
+    body = json.dumps({**handshake_payload(), "events": [
+        event(str(uuid.uuid4()), str(uuid.uuid4()), at=f"2026-06-21T01:15:39.{n:03d}")
+        for n in range(20)]}).encode()
+    engines = [make_engine(migrated_db) for _ in range(2)]
+    recorded: list[list[int]] = [[], []]
+    receipts: list[Receipt] = []
+    inboxes = [WebhookInbox(key=WEBHOOK_KEY, session_factory=make_session_factory(engine),
+                            clock=lambda: datetime.now(UTC), on_recorded=recorded[n].extend)
+               for n, engine in enumerate(engines)]
+    start = threading.Barrier(2)
+
+    def deliver(inbox: WebhookInbox) -> None:
+        start.wait()
+        receipts.append(inbox.receive(body, sign(body, WEBHOOK_KEY)))
+
+    threads = [threading.Thread(target=deliver, args=(inbox,)) for inbox in inboxes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for engine in engines:
+        engine.dispose()
+
+    assert receipts == [Receipt.ACCEPTED, Receipt.ACCEPTED]
+    assert len(recorded[0]) + len(recorded[1]) == 20
+    assert not set(recorded[0]) & set(recorded[1])
