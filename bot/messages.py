@@ -89,6 +89,38 @@ def usage_error(problem: str, command: str) -> Message:
     return say(f"{{problem}} See {{cmd[{help_command}]}}.", problem=problem)
 
 
+# `chaser doctor` on the secret key and each connection.
+DOCTOR_KEY_NO_TOKENS = say("no stored Xero tokens to check it against yet")
+
+
+def doctor_key_decrypts(count: int) -> Message:
+    """The key opens every stored token set."""
+    return say("decrypts the stored Xero tokens of {count} organisation(s)", count=count)
+
+
+def doctor_key_fails(names: list[str]) -> Message:
+    """The key does not open the stored tokens of these organisations."""
+    return say("CHASER_SECRET_KEY (or data/secret.key) does not decrypt the stored Xero tokens "
+               "of {names}: restore the key they were saved with, or reconnect them with "
+               "{cmd[connect]}", names=", ".join(names))
+
+
+DOCTOR_KEY_MISSING = say(
+    "no CHASER_SECRET_KEY and no data/secret.key, yet Xero tokens are stored: restore the key "
+    "they were saved with, or reconnect with {cmd[connect]}"
+)
+
+
+def doctor_connection(state: str, detail: str | None = None) -> Message:
+    """One connection's line: its state, and why when it cannot be used."""
+    return say("{state}: {detail}", state=state, detail=detail) if detail else plain(state)
+
+
+def about_organisation(name: str, problem: Message) -> Message:
+    """A problem with one organisation, led by its name."""
+    return say("{name}: {problem}", name=name, problem=problem)
+
+
 def unexpected_command_error(kind: str, reference: str) -> Message:
     """A command failed in a way no message was written for (a bug), said in one line."""
     return say("Error: something unexpected went wrong ({kind}, reference {reference}). Run it "

@@ -77,6 +77,14 @@ def derive_key(passphrase: str) -> bytes:
     return base64.urlsafe_b64encode(hkdf.derive(passphrase.encode()))
 
 
+def existing_key(secret_key: str | None, data_dir: Path) -> bytes | None:
+    """The key load_or_create_key would use, or None when it would have to make one."""
+    if secret_key is not None and secret_key.strip():
+        return load_or_create_key(secret_key, data_dir)
+    path = data_dir / KEY_FILE_NAME
+    return _read_key_file(path) if path.exists() else None
+
+
 def load_or_create_key(secret_key: str | None, data_dir: Path) -> bytes:
     """The encryption key: CHASER_SECRET_KEY if set, else data_dir/secret.key (made once)."""
     if secret_key is not None and secret_key.strip():

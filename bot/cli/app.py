@@ -135,7 +135,7 @@ def doctor() -> None:
         mark = {"pass": "[green]PASS[/green]", "fail": "[red]FAIL[/red]"}.get(
             check.status, "[yellow]SKIP[/yellow]"
         )
-        console.print(f"{mark} {check.name}: {check.detail}")
+        console.print(f"{mark} {escape(check.name)}: {escape(check.detail)}", soft_wrap=True)
         ok = ok and check.status != "fail"
     raise typer.Exit(0 if ok else 1)
 

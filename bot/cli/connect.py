@@ -21,6 +21,7 @@ from bot.cli.support import CommandError, choose_connections, migrated_context
 from bot.config import Settings
 from bot.deps import AppDeps
 from bot.messages import TERMINAL
+from bot.secrets import SecretError
 from bot.web import CallbackOutcome, create_web_app
 from storage import repositories
 from storage.db import session_scope
@@ -161,7 +162,10 @@ def run_disconnect(settings: Settings, console: Console, *, org: str | None = No
         raise CommandError(f"Several organisations are connected ({names}): "
                            "choose one with --org NAME.")
     connection_id, name = rows[0]
-    result = ctx.connect_service().disconnect(connection_id, actor="cli")
+    try:
+        result = ctx.connect_service().disconnect(connection_id, actor="cli")
+    except SecretError as exc:  # say which organisation's tokens the key cannot open
+        raise CommandError(messages.about_organisation(name, exc.message)) from exc
     console.print(messages.disconnected_done(name).render(TERMINAL), markup=False)
     if result.xero_warning:
         warning = result.xero_warning.render(TERMINAL)

@@ -25,7 +25,12 @@ class Check:
 def run_checks(settings: Settings) -> Iterator[Check]:
     """Yield each check as it completes."""
     yield Check("configuration", "pass", "settings loaded")
-    yield from _database_checks(settings)
+    migrated = False
+    for check in _database_checks(settings):
+        migrated = check.name == "migrations" and check.status == "pass"
+        yield check
+    if migrated:
+        yield from _key_and_connection_checks(settings)
     yield _slack_check(settings)
     yield _xero_check(settings)
 
@@ -49,6 +54,59 @@ def _database_checks(settings: Settings) -> Iterator[Check]:
     else:
         yield Check("migrations", "fail", f"at {current or 'no revision'}, head is {head}. "
                     + messages.DB_NOT_MIGRATED.render(TERMINAL))
+
+
+def _key_and_connection_checks(settings: Settings) -> Iterator[Check]:
+    """Whether the key opens the stored tokens, then one line per connection with its state."""
+    from bot.secrets import SecretBox, SecretError, existing_key
+    from storage import db, repositories
+    from storage.models import ConnectionStatus
+
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        with db.session_scope(db.make_session_factory(engine)) as session:
+            rows = [(c.tenant_name or c.tenant_id, c.status, c.status_reason, c.token_ciphertext)
+                    for c in repositories.list_connections(session)]
+    finally:
+        engine.dispose()
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    key_problem: str | None = None
+    try:
+        key = existing_key(secret, settings.data_dir)
+    except SecretError as exc:  # a key file that holds no key
+        key, key_problem = None, exc.text(TERMINAL)
+    box = SecretBox(key) if key else None
+    stored = [name for name, _, _, token in rows if token]
+    unreadable = set(stored) if box is None else set()
+    for name, _, _, token in rows:
+        if token and box is not None:
+            try:
+                box.decrypt(token)
+            except SecretError:
+                unreadable.add(name)
+    if key_problem:
+        yield Check("secret key", "fail", key_problem)
+    elif not stored:
+        yield Check("secret key", "skip", messages.DOCTOR_KEY_NO_TOKENS.render(TERMINAL))
+    elif box is None:
+        yield Check("secret key", "fail", messages.DOCTOR_KEY_MISSING.render(TERMINAL))
+    elif unreadable:
+        names = [name for name in stored if name in unreadable]
+        yield Check("secret key", "fail", messages.doctor_key_fails(names).render(TERMINAL))
+    else:
+        yield Check("secret key", "pass",
+                    messages.doctor_key_decrypts(len(stored)).render(TERMINAL))
+    for name, status, reason, token in rows:
+        check = f"organisation {name}"
+        if status == ConnectionStatus.NEEDS_RECONNECT:
+            yield Check(check, "fail", messages.needs_reconnect(name, reason).render(TERMINAL))
+        elif status == ConnectionStatus.DISCONNECTED:
+            yield Check(check, "skip", messages.doctor_connection("disconnected").render(TERMINAL))
+        elif token and name in unreadable:
+            yield Check(check, "fail", messages.doctor_connection(
+                "connected", "its stored tokens do not decrypt with this key").render(TERMINAL))
+        else:
+            yield Check(check, "pass", messages.doctor_connection("connected").render(TERMINAL))
 
 
 def _slack_check(settings: Settings) -> Check:
