@@ -802,6 +802,7 @@ def digest_fallback(organisation: str, overdue: int, total: str) -> str:
 
 
 def digest_last_sync(when: str) -> str:
+    """When the digest's figures were last synced."""
     return f"last synced {when}"
 
 
@@ -818,6 +819,7 @@ def digest_unconverted(count: int) -> str:
 
 
 def digest_base_amount(amount: str) -> str:
+    """An amount shown again in the base currency."""
     return f"≈ {amount}"
 
 
@@ -826,14 +828,17 @@ def _invoices(count: int) -> str:
 
 
 def digest_open_line(count: int, totals: str) -> str:
+    """The open invoices' count and totals."""
     return f"*Open:* {_invoices(count)} · {totals}"
 
 
 def digest_overdue_line(count: int, totals: str) -> str:
+    """The overdue invoices' count and totals."""
     return f"*Overdue:* {_invoices(count)} · {totals}"
 
 
 def digest_bucket(count: int, totals: str) -> str:
+    """One aging period's count and totals."""
     return f"{count:,} · {totals}"
 
 
@@ -846,29 +851,35 @@ def digest_not_chased(paused: int, disputed: int, reasons: list[tuple[str, int]]
 
 
 def digest_top_heading(first: int, last: int, total: int) -> str:
+    """The heading of the page of most overdue invoices."""
     return (
         f"*Most overdue* ({first:,}–{last:,} of {total:,}, by amount × days overdue)"
     )
 
 
 def digest_line_overdue(amount: str, days: int, due: str | None) -> str:
+    """An overdue invoice's amount, days overdue and due date."""
     late = f"*{days:,} day{'' if days == 1 else 's'} overdue*"
     return f"{amount} · {late}" + (f" (due {due})" if due else "")
 
 
 def digest_line_expected(when: str, local_only: bool) -> str:
+    """An invoice's expected payment date, and whether only chaser-bot keeps it."""
     return f":calendar: expected {when}" + (" (kept in chaser-bot only)" if local_only else "")
 
 
 def digest_line_disputed(reason: str) -> str:
+    """A disputed invoice, with what is disputed."""
     return ":warning: disputed" + (f": “{reason}”" if reason else "")
 
 
 def digest_line_not_chased(label: str) -> str:
+    """Why an invoice is not chased today."""
     return f"not chased: {label}"
 
 
 def dispute_modal_intro(number: str, customer: str) -> str:
+    """What the dispute modal says about the invoice."""
     return (
         f"*{number}* · {customer}\nA disputed invoice is not chased until the dispute is "
         "resolved."

@@ -270,3 +270,14 @@ def test_when_buttons_are_narrowed_a_member_is_refused_and_told_who_can(digest_w
     world.click({"action_id": Action.DIGEST_PAUSE.value, "value": ref_of(first)}, user=ADMIN)
     world.fake.wait_for_calls("chat.update", 1)
     assert world.invoice(invoice_id_of(first)).chasing_paused
+
+
+def test_the_scheduled_digest_job_posts_once_for_its_local_day(digest_world):
+    from bot.cli.serve import digest_job
+
+    world = digest_world
+    job = digest_job(world.poster)
+    tomorrow = world.today() + timedelta(days=1)
+    assert job(world.connection_id, tomorrow) == "posted"
+    assert job(world.connection_id, tomorrow) == "already_posted"
+    assert len(world.fake.calls_to("chat.postMessage", ok=True)) == 2  # today's and tomorrow's

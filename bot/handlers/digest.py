@@ -8,6 +8,7 @@ the app's thread pool, then the digest message is updated in place with chat.upd
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from bot.chasing.digest_actions import DigestActions
 from bot.chasing.permissions import Actor
 from bot.chasing.ports import PostedMessage
 from bot.errors import UserFacingError
-from bot.handlers.errors import tell
+from bot.handlers.errors import person_text, tell
 from bot.handlers.middleware import team_of
 from bot.ids import Action, Block, Field, View
 from bot.payloads import DisputeForm, InvoiceRef, PageRef, PayloadError, decode_as
@@ -61,6 +62,20 @@ def _payload(text: str | None, kind: type[Any]) -> Any:
         raise StaleButton(messages.DIGEST_STALE_BUTTON, detail=str(exc)) from None
 
 
+def after_ack(body: dict[str, Any], client: WebClient, work: Callable[[], None]) -> None:
+    """Run what follows an ack; a failure is told to the person with the error funnel's own
+    words instead of being raised.
+
+    Raising just after ack() races in Bolt's thread runner (slack_bolt/listener/
+    thread_runner.py sets the shared `response` to a 500 before noticing the ack), so Slack
+    could be answered 500 for a click that was acknowledged.
+    """
+    try:
+        work()
+    except Exception as exc:  # told to the person (unknown ones logged with a reference)
+        tell(person_text(exc), body, client)
+
+
 def register(app: App, deps: AppDeps, actions: DigestActions | None = None) -> None:
     """Listen to the digest's controls (`actions` is built from `deps` unless given)."""
     if actions is None:
@@ -69,10 +84,14 @@ def register(app: App, deps: AppDeps, actions: DigestActions | None = None) -> N
         actions = build_digest_actions(deps, app.clients.for_team)  # type: ignore[attr-defined]
 
     def on_button(verb: str) -> Any:
-        def listener(ack: Ack, body: dict[str, Any], context: Any) -> None:
+        def listener(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
             ack()
-            ref = _payload(body["actions"][0].get("value"), InvoiceRef)
-            getattr(actions, verb)(actor_of(body, context), ref.i, message_of(body))
+
+            def work() -> None:
+                ref = _payload(body["actions"][0].get("value"), InvoiceRef)
+                getattr(actions, verb)(actor_of(body, context), ref.i, message_of(body))
+
+            after_ack(body, client, work)
 
         listener.__name__ = f"digest_{verb}"
         return listener
@@ -80,16 +99,20 @@ def register(app: App, deps: AppDeps, actions: DigestActions | None = None) -> N
     def dispute_clicked(ack: Ack, body: dict[str, Any], context: Any,
                         client: WebClient) -> None:
         ack()
-        ref = _payload(body["actions"][0].get("value"), InvoiceRef)
-        summary = actions.may_dispute(actor_of(body, context), ref.i)
-        message = message_of(body)
-        form = DisputeForm(c=ref.c, i=ref.i, ch=message.channel_id if message else None,
-                           ts=message.ts if message else None)
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=dispute_modal(form, summary.invoice_number, summary.customer))
+
+        def work() -> None:
+            ref = _payload(body["actions"][0].get("value"), InvoiceRef)
+            summary = actions.may_dispute(actor_of(body, context), ref.i)
+            message = message_of(body)
+            form = DisputeForm(c=ref.c, i=ref.i, ch=message.channel_id if message else None,
+                               ts=message.ts if message else None)
+            client.views_open(trigger_id=body["trigger_id"],
+                              view=dispute_modal(form, summary.invoice_number, summary.customer))
+
+        after_ack(body, client, work)
 
     def dispute_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any],
-                          context: Any) -> None:
+                          context: Any, client: WebClient) -> None:
         field = view["state"]["values"].get(Block.DISPUTE_REASON, {}).get(Field.VALUE, {})
         reason = (field.get("value") or "").strip()
         if not reason:
@@ -97,9 +120,13 @@ def register(app: App, deps: AppDeps, actions: DigestActions | None = None) -> N
                 errors={Block.DISPUTE_REASON.value: messages.DISPUTE_REASON_NEEDED})
             return
         ack()
-        form = _payload(view.get("private_metadata"), DisputeForm)
-        message = PostedMessage(form.ch, form.ts) if form.ch and form.ts else None
-        actions.dispute(actor_of(body, context), form.i, reason, message)
+
+        def work() -> None:
+            form = _payload(view.get("private_metadata"), DisputeForm)
+            message = PostedMessage(form.ch, form.ts) if form.ch and form.ts else None
+            actions.dispute(actor_of(body, context), form.i, reason, message)
+
+        after_ack(body, client, work)
 
     def date_picked(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
         ack()
@@ -107,22 +134,30 @@ def register(app: App, deps: AppDeps, actions: DigestActions | None = None) -> N
         chosen = action.get("selected_date")
         if not chosen:
             return
-        block_id = str(action.get("block_id", ""))
-        ref = _payload(block_id.removeprefix(f"{Block.DIGEST_LINE}:"), InvoiceRef)
-        outcome = actions.set_expected_date(actor_of(body, context), ref.c, ref.i,
-                                            date.fromisoformat(chosen), message_of(body))
-        summary = actions.invoice(ref.i)
-        number = summary.invoice_number or messages.DIGEST_NO_NUMBER
-        text = (outcome.reason if outcome.held_in == "local" and outcome.reason
-                else messages.expected_date_saved(number, chosen))
-        tell(text, body, client)
 
-    def page_clicked(ack: Ack, body: dict[str, Any]) -> None:
+        def work() -> None:
+            block_id = str(action.get("block_id", ""))
+            ref = _payload(block_id.removeprefix(f"{Block.DIGEST_LINE}:"), InvoiceRef)
+            outcome = actions.set_expected_date(actor_of(body, context), ref.c, ref.i,
+                                                date.fromisoformat(chosen), message_of(body))
+            summary = actions.invoice(ref.i)
+            number = summary.invoice_number or messages.DIGEST_NO_NUMBER
+            text = (outcome.reason if outcome.held_in == "local" and outcome.reason
+                    else messages.expected_date_saved(number, chosen))
+            tell(text, body, client)
+
+        after_ack(body, client, work)
+
+    def page_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        ref = _payload(body["actions"][0].get("value"), PageRef)
-        message = message_of(body)
-        if message is not None:
-            actions.show_page(ref.p, message)
+
+        def work() -> None:
+            ref = _payload(body["actions"][0].get("value"), PageRef)
+            message = message_of(body)
+            if message is not None:
+                actions.show_page(ref.p, message)
+
+        after_ack(body, client, work)
 
     def link_clicked(ack: Ack) -> None:
         ack()  # Slack opens the URL itself; the click still arrives and must be acknowledged

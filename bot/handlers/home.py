@@ -12,7 +12,7 @@ from bot.blocks.connection import consent_modal
 from bot.blocks.home import HomeOrganisation, home_view
 from bot.chasing.permissions import Capability, Permissions
 from bot.chasing.timezones import org_zone
-from bot.handlers.digest import actor_of
+from bot.handlers.digest import actor_of, after_ack
 from bot.ids import Action, Event
 from bot.payloads import ConnectionRef, PayloadError, decode_as
 from storage import digests, repositories
@@ -81,19 +81,23 @@ def register(app: App, deps: AppDeps) -> None:
     def connect_clicked(ack: Ack, body: dict[str, Any], context: Any,
                         client: WebClient) -> None:
         ack()
-        try:
-            ref = decode_as(body["actions"][0].get("value"), ConnectionRef)
-        except PayloadError:
-            ref = ConnectionRef()
-        actor = actor_of(body, context)
-        permissions.require(actor, Capability.CONNECT, connection_id=ref.c)
-        name = None
-        if ref.c is not None:
-            with session_scope(deps.session_factory) as session:
-                connection = repositories.get_connection(session, ref.c)
-                name = connection.tenant_name if connection else None
-        url = deps.connect_service().start(actor.team_id, actor.user_id)
-        client.views_open(trigger_id=body["trigger_id"], view=consent_modal(url, name))
+
+        def work() -> None:
+            try:
+                ref = decode_as(body["actions"][0].get("value"), ConnectionRef)
+            except PayloadError:
+                ref = ConnectionRef()
+            actor = actor_of(body, context)
+            permissions.require(actor, Capability.CONNECT, connection_id=ref.c)
+            name = None
+            if ref.c is not None:
+                with session_scope(deps.session_factory) as session:
+                    connection = repositories.get_connection(session, ref.c)
+                    name = connection.tenant_name if connection else None
+            url = deps.connect_service().start(actor.team_id, actor.user_id)
+            client.views_open(trigger_id=body["trigger_id"], view=consent_modal(url, name))
+
+        after_ack(body, client, work)
 
     def consent_link_clicked(ack: Ack) -> None:
         ack()  # Slack opens the link itself
