@@ -50,3 +50,28 @@ def test_log_lines_appear_when_log_level_asks_for_them(make_world, migrated_db, 
 
     assert done.returncode == 0, done.stderr
     assert " INFO httpx: HTTP Request: GET " in done.stderr  # each call to Xero, as asked
+
+
+def test_status_shows_each_organisation_its_last_sync_outcome_and_last_error(
+    make_world, migrated_db, tmp_path
+):
+    import json
+
+    world = make_world(orgs=2, contacts=5, invoices=20)
+    env = world_env(world, migrated_db, tmp_path)
+    assert chaser(["sync"], env, tmp_path).returncode == 0
+    broken = world.tenant_id(world.connection_ids[1])
+    world.control("POST", "/faults", kind="503", count=100, tenant_id=broken)
+    assert chaser(["sync"], env, tmp_path).returncode == 1
+
+    done = chaser(["status", "--json"], env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    first, second = json.loads(done.stdout)
+    names = [org.name for org in world.ledger.organisations]
+    assert (first["organisation"], first["needs_reconnect"], first["last_sync_error"]) == (
+        names[0], False, None)
+    assert first["last_sync_at"] is not None
+    assert second["organisation"] == names[1] and second["last_sync_error"]
+    text = chaser(["status"], env, tmp_path).stdout
+    assert f"{names[1]}: connected" in text and "failed:" in text and "— ok" in text
