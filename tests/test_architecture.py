@@ -160,27 +160,13 @@ def storage_breaches(tree: Tree) -> list[str]:
     ]
 
 
-# Breaches being removed now (issue 7 point 12: services take what they use, not the whole
-# AppDeps container). Delete an entry when its import goes; add none.
-BEING_NARROWED = frozenset(
-    {
-        ("bot.chasing.connections", "bot.deps"),
-        ("bot.chasing.expected_dates", "bot.deps"),
-        ("bot.chasing.record_fetch", "bot.deps"),
-        ("bot.chasing.sync", "bot.deps"),
-        ("bot.chasing.tokens", "bot.deps"),
-    }
-)
-
-
-def chasing_breaches(tree: Tree, allowed: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
+def chasing_breaches(tree: Tree) -> list[str]:
     """bot/chasing never imports Slack, the composition root, the CLI or the sandbox."""
     return [
         str(imp)
         for imp in tree.all_imports()
         if within(imp.module, "bot.chasing")
         and any(within(imp.target, forbidden) for forbidden in CHASING_FORBIDDEN)
-        and not (imp.type_checking and (imp.module, imp.target) in allowed)
     ]
 
 
@@ -235,7 +221,7 @@ def test_storage_imports_sqlalchemy_only(product):
 
 
 def test_chasing_never_imports_slack_the_composition_root_the_cli_or_the_sandbox(product):
-    assert chasing_breaches(product, BEING_NARROWED) == []
+    assert chasing_breaches(product) == []
 
 
 def test_the_product_imports_the_sandbox_only_in_the_sandbox_and_demo_commands(product):

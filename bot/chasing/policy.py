@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from bot.chasing.receivables import base_amount, is_open_receivable
+from bot.chasing.receivables import OPEN_RECEIVABLE_STATUSES, base_amount, is_open_receivable
 
 ZERO = Decimal("0")
 
@@ -235,7 +235,7 @@ class SkipReasonCache:
         if found is _MISSING:
             found = self._answers[key] = skip_reason(
                 ChaseFacts(
-                    status="AUTHORISED",
+                    status=OPEN_RECEIVABLE_STATUSES[0],
                     amount_due=amount_due,
                     currency_rate=currency_rate,
                     expected_payment_date=expected_payment_date,
