@@ -295,6 +295,10 @@ class SandboxServer:
                  host: str = "127.0.0.1", port: int = 0) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit this. asyncio sets it only on sockets made with
+        # proto=IPPROTO_TCP, not this one (proto 0): without it each answer on a kept-alive
+        # connection waited ~40 ms for the client's delayed ACK (Nagle's algorithm).
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self._socket.bind((host, port))
         except (OSError, OverflowError) as exc:

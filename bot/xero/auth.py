@@ -24,6 +24,7 @@ from bot.xero.errors import (
     describe_answer,
     error_from_response,
 )
+from bot.xero.http import new_client
 from bot.xero.models import XeroTenantConnection, decode_connections
 from bot.xero.tokens import (  # noqa: F401  (TokenManager, TokenStore, REFRESH_MARGIN re-exported)
     REFRESH_MARGIN,
@@ -112,7 +113,7 @@ class XeroOAuth:
         self.endpoints = endpoints or XeroEndpoints()
         self.scope = scopes if isinstance(scopes, str) else " ".join(scopes)
         self._clock = clock
-        self._http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
+        self._http = http or new_client(httpx.Timeout(30.0, connect=10.0))
         # Xero documents HTTP Basic client auth for the token and revocation endpoints;
         # PKCE's verifier is added on top (a confidential client still sends its secret).
         self._client = _SessionClient(

@@ -27,6 +27,7 @@ from bot.xero.errors import (
     describe_answer,
     error_from_response,
 )
+from bot.xero.http import new_client
 from bot.xero.models import (
     ContactPage,
     Invoice,
@@ -77,7 +78,7 @@ class XeroClient:
         self.token_rejected = token_rejected
         # A client we make is ours to close; one handed in belongs to the caller.
         self._owns_http = http is None
-        self._http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
+        self._http = http or new_client(httpx.Timeout(60.0, connect=10.0))
         self.pacer = pacer or Pacer(clock=clock, sleep=sleep)
         self._sleep = sleep
         self.max_attempts = max_attempts

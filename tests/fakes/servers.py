@@ -17,6 +17,9 @@ class BackgroundServer:
                  graceful_seconds: float = 2) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # As in bot/sandbox/server.py: without it each answer on a kept-alive connection
+        # waits ~40 ms for the client's delayed ACK (asyncio only sets it for proto=TCP).
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind(("127.0.0.1", port))
         self._socket.listen(256)  # early callers queue until uvicorn's loop is up
         self.port = self._socket.getsockname()[1]
