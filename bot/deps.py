@@ -124,6 +124,17 @@ class AppDeps:
             retry_sleep=self.retry_sleep,
         )
 
+    def close(self) -> None:
+        """Close what lives as long as the context: the OAuth client and the database pool."""
+        self.oauth.close()
+        self.session_factory.kw["bind"].dispose()
+
+    def __enter__(self) -> AppDeps:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def sync_service(self, **options: Any) -> SyncService:
         """Sync, wired to this database and Xero (options: page_size, reconcile_every…)."""
         from bot.chasing.sync import SyncService

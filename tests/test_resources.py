@@ -23,6 +23,7 @@ import pytest
 from bot.chasing.receivables_service import open_receivables
 from bot.chasing.xero_edits import expected_date_refusal, lock_date
 from bot.cli.demo import connect_unattended
+from bot.deps import build_context
 from storage import repositories
 from storage.db import session_scope
 from tests.fixtures.sync_world import VirtualTimePacers
@@ -124,3 +125,22 @@ def test_three_hundred_syncs_with_write_backs_and_connects_leave_no_socket_or_fi
     assert during["socket"] <= before["socket"] + 2  # at most the last exchange's two ends
     assert after["socket"] <= before["socket"]
     assert sum(after.values()) <= sum(before.values())
+
+
+def test_closing_the_context_closes_its_oauth_client_and_its_database_files(
+    make_world, migrated_db
+):
+    world = make_world(contacts=4, invoices=10)
+    # SQLite holds a closed connection's file open while another connection of this process
+    # has the same file open (closing it would drop that one's POSIX locks): close them all.
+    world.ctx.close()
+    before = open_descriptors()
+    ctx = build_context(world.ctx.settings, database_url=migrated_db)
+    assert connect_unattended(ctx).connected  # the OAuth client's connection to Xero
+    assert ctx.sync_service().sync(world.connection_id).outcome == "ok"  # the pool's files
+    assert open_descriptors() != before
+
+    ctx.close()
+    after = settled(before)
+    assert after["socket"] <= before["socket"]
+    assert after["file"] <= before["file"]

@@ -134,14 +134,15 @@ class Runtime:
             service.start()
 
     def stop(self) -> None:
-        """Drain: acknowledged Slack work first, then each service, then the database pool."""
+        """Drain: acknowledged Slack work first, then each service, then the database pool
+        and the OAuth client."""
         self.app.close(wait=True)
         for service in reversed(self.services):
             try:
                 service.stop()
             except Exception:  # stopping the rest matters more than this one's error
                 log.exception("%s did not stop cleanly", service.name)
-        self.deps.session_factory.kw["bind"].dispose()
+        self.deps.close()
 
 
 def job_handlers(

@@ -113,6 +113,8 @@ class XeroOAuth:
         self.endpoints = endpoints or XeroEndpoints()
         self.scope = scopes if isinstance(scopes, str) else " ".join(scopes)
         self._clock = clock
+        # A client we make is ours to close; one handed in belongs to the caller.
+        self._owns_http = http is None
         self._http = http or new_client(httpx.Timeout(30.0, connect=10.0))
         # Xero documents HTTP Basic client auth for the token and revocation endpoints;
         # PKCE's verifier is added on top (a confidential client still sends its secret).
@@ -126,6 +128,17 @@ class XeroOAuth:
             code_challenge_method="S256",
         )
         self.client_id = client_id
+
+    def close(self) -> None:
+        """Close the HTTP client if this XeroOAuth made it (it lives as long as the process)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> XeroOAuth:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def authorization_url(
         self, state: str, code_verifier: str, login_hint: str | None = None
