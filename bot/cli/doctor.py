@@ -64,7 +64,8 @@ def _key_and_connection_checks(settings: Settings) -> Iterator[Check]:
 
     engine = db.make_engine(settings.resolved_database_url)
     try:
-        with db.session_scope(db.make_session_factory(engine)) as session:
+        # Read-only: a check never waits behind a writer (a sync, a token refresh).
+        with db.session_scope(db.make_session_factory(engine), read_only=True) as session:
             rows = [(c.tenant_name or c.tenant_id, c.status, c.status_reason, c.token_ciphertext)
                     for c in repositories.list_connections(session)]
     finally:
@@ -129,7 +130,8 @@ def _xero_check(settings: Settings) -> Check:
 
     target = settings.xero_base_url or "api.xero.com"
     try:
-        xero_oauth(settings).verify_client()
+        with xero_oauth(settings) as oauth:
+            oauth.verify_client()
     except XeroError as exc:
         if getattr(exc, "reason", None) == "invalid_client":
             return Check("xero", "fail", f"{target} refused XERO_CLIENT_ID / XERO_CLIENT_SECRET: "
