@@ -1,6 +1,7 @@
 """Slash-command acknowledgement latency in HTTP mode: chaser-bot against a bare Bolt floor.
 
-Fires rounds of 50 concurrent signed `/chaser status` requests (as Slack sends them) at:
+Fires rounds of 50 concurrent signed `/chaser status` requests (`--text` picks another), as
+Slack sends them, at:
   - floor: a bare Bolt App whose only listener acks, dispatched in a thread pool (bot/web.py's
     SlackEndpoint, the same transport chaser-bot uses);
   - stock: the same bare App behind Bolt's own Starlette adapter (dispatch on the event loop);
@@ -104,10 +105,11 @@ class Hooks:
         return f"1.{int(time.time())}.{uuid.uuid4().hex}"
 
 
-async def one_round(url: str, fake: Hooks, concurrency: int) -> list[float]:
+async def one_round(url: str, fake: Hooks, concurrency: int, text: str = "status"
+                    ) -> list[float]:
     bodies = []
     for _ in range(concurrency):
-        body = urlencode(command_payload(fake, "status", user=USER))
+        body = urlencode(command_payload(fake, text, user=USER))
         bodies.append((body, signed_headers(SIGNING_SECRET, body)))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
@@ -135,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--text", default="status", help="what follows /chaser")
     parser.add_argument("--floor", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stock", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
@@ -183,7 +186,7 @@ def main() -> None:
                 asyncio.run(one_round(url, fake, args.concurrency))  # warm-up, not counted
             for _ in range(args.rounds):
                 for name, url in urls.items():
-                    samples[name] += asyncio.run(one_round(url, fake, args.concurrency))
+                    samples[name] += asyncio.run(one_round(url, fake, args.concurrency, args.text))
                     time.sleep(0.3)  # let the round's after-ack work finish
         finally:
             for process in processes:

@@ -70,6 +70,9 @@ class ChaserApp(App):
     def close(self, *, wait: bool = True) -> None:
         """Stop taking listener work; with `wait`, finish what was acknowledged already."""
         self.executor.shutdown(wait=wait, cancel_futures=not wait)
+        claims = getattr(self, "request_claims", None)
+        if claims is not None:
+            claims.close()
 
 
 def create_app(deps: AppDeps, clients: SlackClients | None = None) -> ChaserApp:

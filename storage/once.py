@@ -31,6 +31,26 @@ def claim_once(session: Session, scope: str, key: str, *, now: datetime | None =
     return session.execute(statement.returning(OnceKey.key)).first() is not None
 
 
+def claim_many(session: Session, scope: str, keys: list[str], *,
+               now: datetime | None = None) -> set[str]:
+    """Claim several keys in one statement; returns the ones this call claimed first.
+
+    Keys are claimed in the order given; a key repeated in `keys` is claimed once."""
+    unique = list(dict.fromkeys(key[:255] for key in keys))
+    if not unique:
+        return set()
+    at = now or datetime.now(UTC)
+    rows = [{"scope": scope, "key": key, "created_at": at} for key in unique]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = pg_insert(OnceKey).values(rows).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite_insert(OnceKey).values(rows).on_conflict_do_nothing()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        statement = insert(OnceKey).values(rows)
+    return set(session.scalars(statement.returning(OnceKey.key)))
+
+
 def release_once(session: Session, scope: str, key: str) -> None:
     """Give a claim back (the side effect failed before it happened, so it may be retried)."""
     session.execute(delete(OnceKey).where(OnceKey.scope == scope, OnceKey.key == key[:255]))

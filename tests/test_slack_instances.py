@@ -88,3 +88,12 @@ def test_claim_once_lets_exactly_one_caller_win(session_factory):
     with session_scope(session_factory) as session:
         assert not claim_once(session, "test", "key-1")
         assert claim_once(session, "test", "key-2")
+
+
+def test_claim_many_claims_each_new_key_once_in_one_statement(session_factory):
+    from storage.once import claim_many
+
+    with session_scope(session_factory) as session:
+        assert claim_many(session, "test", ["a", "b", "a"]) == {"a", "b"}
+    with session_scope(session_factory) as session:
+        assert claim_many(session, "test", ["b", "c"]) == {"c"}

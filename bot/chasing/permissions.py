@@ -170,7 +170,7 @@ class Permissions:
     def _buttons_narrowed(self, connection_id: int | None) -> bool:
         if connection_id is None:
             return False
-        with session_scope(self._session_factory) as session:
+        with session_scope(self._session_factory) as session:  # may create the row
             return organisation_settings(session, connection_id).buttons_admins_only
 
     def _who_can(self, session: Session, workspace_id: int | None,

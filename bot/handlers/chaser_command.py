@@ -9,6 +9,7 @@ and are listed in SUBCOMMAND_MODULES.
 from __future__ import annotations
 
 import shlex
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from bot import messages
 from bot.blocks.help import help_blocks
 from bot.errors import UserFacingError
 from bot.handlers import errors
+from bot.handlers.middleware import DuplicateDelivery
 from bot.ids import Command, Subcommand
 
 if TYPE_CHECKING:
@@ -101,9 +103,42 @@ def _routes(app: App, deps: AppDeps) -> list[Route]:
     return routes
 
 
+# How many subcommands may do their after-ack work at once. Acknowledging takes a moment of
+# CPU; the work after it (reading the store, calling Xero, replying) can take much longer, and
+# with every listener thread busy with it, new commands' acks would wait for the GIL.
+WORK_SLOTS = 8
+
+
+class WorkGate:
+    """The listener's `ack`: acknowledges at once, then waits for a work slot before returning,
+    so the work after an ack never crowds out the acks of the commands arriving meanwhile."""
+
+    def __init__(self, ack: Ack, slots: threading.Semaphore) -> None:
+        self._ack = ack
+        self._slots = slots
+        self._holding = False
+
+    @property
+    def response(self) -> Any:
+        return self._ack.response
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        answer = self._ack(*args, **kwargs)
+        if not self._holding:
+            self._slots.acquire()
+            self._holding = True
+        return answer
+
+    def done(self) -> None:
+        if self._holding:
+            self._holding = False
+            self._slots.release()
+
+
 def register(app: App, deps: AppDeps) -> None:
     """Listen to /chaser and route each subcommand."""
     table = {route.name.value: route for route in _routes(app, deps)}
+    work_slots = threading.Semaphore(WORK_SLOTS)
 
     def chaser(ack: Ack, body: dict[str, Any], context: Any, respond: Respond,
                client: WebClient) -> None:
@@ -125,11 +160,16 @@ def register(app: App, deps: AppDeps) -> None:
             words=tuple(words[1:]), response_url=body.get("response_url"),
             trigger_id=body.get("trigger_id"),
         )
+        gate = WorkGate(ack, work_slots)
         try:
-            route.run(call, args, ack, respond, client)
+            route.run(call, args, gate, respond, client)
+        except DuplicateDelivery:
+            return  # acknowledged; another delivery of the same command does the work
         except Exception as error:
             if ack.response is None:
                 raise  # not acknowledged yet: the @app.error funnel answers in the ack
             errors.report(error, body, client)
+        finally:
+            gate.done()
 
     app.command(Command.CHASER)(chaser)

@@ -59,7 +59,10 @@ def report(error: Exception, body: dict[str, Any], client: WebClient | None) -> 
     after acking (slack_bolt/listener/thread_runner.py sets ack.response = None), so an error
     that escapes a listener can turn its 200 into a 404. Errors before the ack may escape: the
     @app.error handler below answers them in the acknowledgement itself."""
-    tell(person_text(error), body, client)
+    from bot.handlers.middleware import DuplicateDelivery
+
+    if not isinstance(error, DuplicateDelivery):  # a duplicate just stops, silently
+        tell(person_text(error), body, client)
 
 
 def register(app: App, deps: AppDeps) -> None:
@@ -68,6 +71,10 @@ def register(app: App, deps: AppDeps) -> None:
     @app.error
     def handle_error(error: Exception, body: dict[str, Any], response: BoltResponse | None,
                      client: WebClient | None = None) -> BoltResponse | None:
+        from bot.handlers.middleware import DuplicateDelivery
+
+        if isinstance(error, DuplicateDelivery):
+            return BoltResponse(status=200, body="") if response is not None else None
         text = person_text(error)
         if response is not None and body.get("command"):
             # Not acknowledged yet: the acknowledgement itself carries the message.

@@ -85,8 +85,8 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
 
     def customer_picked(ack: Ack, body: dict[str, Any], context: Any, respond: Respond,
                         client: WebClient) -> None:
-        ack()
         try:
+            ack()
             ref = decode_as(body["actions"][0].get("value"), ContactRef)
             with session_scope(deps.session_factory) as session:
                 found = session.get(Contact, ref.k)

@@ -8,18 +8,19 @@ which delivery runs; every other one is acknowledged and dropped.
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import BoltResponse
+from slack_bolt import Ack, BoltRequest, BoltResponse
 from sqlalchemy.exc import IntegrityError
 
 from storage import repositories
 from storage.db import session_scope
-from storage.once import claim_once
+from storage.once import claim_many
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REQUEST_SCOPE = "slack_request"
+CLAIM_BATCH = 200  # keys per insert, well under SQLite's bound-parameter limit
 
 
 def request_key(body: dict[str, Any]) -> str | None:
@@ -70,6 +72,88 @@ class WorkspaceIds:
         return found
 
 
+_STOP: Any = ("", None)
+
+
+class DuplicateDelivery(Exception):
+    """Raised by `ack()` in a listener whose request another delivery already ran."""
+
+
+class OnceAck:
+    """Bolt's Ack, which then waits for the run-once decision and stops a duplicate.
+
+    Bolt polls `ack.response` for the HTTP answer, so that is passed through unchanged."""
+
+    def __init__(self, ack: Ack, decided: Future[bool], key: str) -> None:
+        self._ack = ack
+        self._decided = decided
+        self._key = key
+
+    @property
+    def response(self) -> BoltResponse | None:
+        return self._ack.response
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
+        answer = self._ack(*args, **kwargs)
+        if not self._decided.result():
+            log.info("Slack delivered %s again; it already ran, so it stops here", self._key)
+            raise DuplicateDelivery(self._key)
+        return answer
+
+
+class ClaimBatcher:
+    """Claims request keys in batches: one writer thread inserts every key waiting, in one
+    statement and one transaction, and tells each waiting request whether it won.
+
+    A burst of 50 commands then costs a few transactions instead of 50 queued writes (SQLite
+    lets one writer in at a time and makes the others sleep and retry), and the acknowledgement
+    still waits for the database to decide, so a retry racing its original is never run."""
+
+    def __init__(self, deps: AppDeps) -> None:
+        self._deps = deps
+        self._queue: queue.SimpleQueue[tuple[str, Future[bool]]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._write, name="slack-claims", daemon=True)
+        self._thread.start()
+
+    def submit(self, key: str) -> Future[bool]:
+        """The decision to come: True when this delivery is the first with `key`."""
+        decided: Future[bool] = Future()
+        self._queue.put((key, decided))
+        return decided
+
+    def close(self) -> None:
+        """Stop the writer thread once the keys already waiting are written."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout=10)
+
+    def _write(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            while len(batch) < CLAIM_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    self._queue.put(_STOP)  # after this batch
+                    break
+                batch.append(item)
+            try:
+                with session_scope(self._deps.session_factory) as session:
+                    won = claim_many(session, REQUEST_SCOPE, [key for key, _ in batch],
+                                     now=self._deps.clock())
+            except Exception as exc:  # each waiting request fails through the error funnel
+                for _, decided in batch:
+                    decided.set_exception(exc)
+                continue
+            for key, decided in batch:
+                decided.set_result(key in won)
+                won.discard(key)  # the same key twice in one batch: only the first wins
+
+
 def team_of(body: dict[str, Any], context: Any) -> str | None:
     """The workspace a request comes from (enterprise-wide installs fall back to the org id)."""
     team = context.get("team_id") or body.get("team_id")
@@ -84,20 +168,25 @@ def register(app: App, deps: AppDeps) -> None:
     """Install the global middleware, in order: run-once, then the workspace id."""
     workspace_ids = WorkspaceIds(deps)
 
-    # SQLite lets one writer in at a time and makes the others sleep and retry (its busy
-    # handler backs off in steps of up to 100 ms); queueing this process's claims on a lock
-    # instead keeps a burst of commands from paying those sleeps. PostgreSQL needs no lock.
-    sqlite = deps.session_factory.kw["bind"].dialect.name == "sqlite"
-    claim_lock = threading.Lock() if sqlite else contextlib.nullcontext()
+    claims = ClaimBatcher(deps)
+    app.request_claims = claims  # type: ignore[attr-defined] # closed by ChaserApp.close
 
-    def run_once(body: dict[str, Any], next: Callable[[], Any]) -> Any:
+    def run_once(body: dict[str, Any], request: BoltRequest, context: Any,
+                 next: Callable[[], Any]) -> Any:
         key = request_key(body)
-        if key is not None:
-            with claim_lock, session_scope(deps.session_factory) as session:
-                first = claim_once(session, REQUEST_SCOPE, key, now=deps.clock())
-            if not first:
-                log.info("Slack delivered %s again; it already ran, so this one is dropped", key)
+        if key is None:
+            return next()
+        decided = claims.submit(key)
+        retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
+        if body.get("type") == "event_callback" or retry not in ("", "0"):
+            # Events and redeliveries are where duplicates come from: decide before anything.
+            if not decided.result():
+                log.info("Slack delivered %s again; it already ran, so it is dropped", key)
                 return BoltResponse(status=200, body="")
+            return next()
+        # A first delivery is acknowledged at once; its listener waits for the decision only
+        # after the ack, before any work (so the claim never slows an acknowledgement).
+        context["ack"] = OnceAck(context.ack, decided, key)
         return next()
 
     def workspace(body: dict[str, Any], context: Any, next: Callable[[], Any]) -> Any:
