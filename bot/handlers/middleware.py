@@ -178,14 +178,16 @@ def register(app: App, deps: AppDeps) -> None:
             return next()
         decided = claims.submit(key)
         retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
-        if body.get("type") == "event_callback" or retry not in ("", "0"):
-            # Events and redeliveries are where duplicates come from: decide before anything.
+        if not body.get("command") or retry not in ("", "0"):
+            # Events, interactions and redeliveries decide before their listener runs (another
+            # module's listener may call ack() while holding a database lock, so it must not
+            # wait on the claim there).
             if not decided.result():
                 log.info("Slack delivered %s again; it already ran, so it is dropped", key)
                 return BoltResponse(status=200, body="")
             return next()
-        # A first delivery is acknowledged at once; its listener waits for the decision only
-        # after the ack, before any work (so the claim never slows an acknowledgement).
+        # A slash command's first delivery is acknowledged at once; /chaser's listener waits
+        # for the decision after the ack, before any work (the claim never slows the ack).
         context["ack"] = OnceAck(context.ack, decided, key)
         return next()
 
