@@ -45,7 +45,7 @@ from bot.chasing.timezones import org_zone  # noqa: E402
 from bot.cli.demo import connect_unattended  # noqa: E402
 from bot.cli.serve import job_handlers  # noqa: E402
 from bot.config import load_settings  # noqa: E402
-from bot.deps import build_context  # noqa: E402
+from bot.deps import build_context, build_digest_poster  # noqa: E402
 from bot.slack_clients import SlackClients  # noqa: E402
 from storage import db  # noqa: E402
 from storage.db import session_scope  # noqa: E402
@@ -146,7 +146,8 @@ def main() -> None:
                 )
             times = organisation_times(session)
         clients = SlackClients(base_url=fake.api_url, bot_token=BOT_TOKEN)
-        handlers = job_handlers(ctx, clients)
+        # As `chaser serve` wires them: the digest posts to the fake Slack (and syncs first).
+        handlers = job_handlers(ctx, clients, digest=build_digest_poster(ctx, clients.for_team))
         scheduler = build_scheduler(ctx.session_factory, handlers)
         workers = args.workers or scheduler.max_workers
         httpx.post(f"{base}/_sandbox/reset-stats").raise_for_status()
