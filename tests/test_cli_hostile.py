@@ -18,6 +18,7 @@ import pytest
 import typer
 
 from bot.cli.app import app, run
+from bot.sandbox import MAX_ORGS
 from storage.db import upgrade
 
 DOCUMENTED_EXIT_CODES = {0, 1, 2, 3, 130}
@@ -96,7 +97,7 @@ HOSTILE_OPTIONS: dict[str, dict[str, list[str]]] = {
     "status": {"--org": TEXTS},
     "sandbox": {
         "--port": [*INTS, "65536"], "--seed": ["abc", "-1", "99999999999999999999999"],
-        "--orgs": [*INTS, "21"], "--contacts": INTS, "--invoices": INTS,
+        "--orgs": [*INTS, str(MAX_ORGS + 1)], "--contacts": INTS, "--invoices": INTS,
         "--bills": ["abc", "-1", "99999999999999999999999"],
         "--limits-scale": FLOATS, "--client-id": ["", " ", "a\nb"],
         "--client-secret": ["", " "], "--redirect-uri": URLS, "--webhook-url": URLS,
