@@ -152,8 +152,8 @@ def job_handlers(
     """What each scheduled job runs, per organisation and local day.
 
     Sync (then the large-overdue alerts: falling overdue is a change of date no webhook
-    reports), the forewarn and the chase run (sync first, escalations held for a manager's
-    card) are wired here; the digest is added by its own module (replace its placeholder)."""
+    reports), the digest (sync, build, post once), the forewarn and the chase run (sync first,
+    escalations held for a manager's card); without a digest poster the digest job only logs."""
     from bot.chasing.chase_run import chase_organisation
     from bot.chasing.scheduler import JobKind
     from bot.deps import escalation_service, forewarn_service, reminder_sender
