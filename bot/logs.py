@@ -52,10 +52,23 @@ def install_redaction() -> None:
     _installed = True
 
 
+class _NotCtrlC(logging.Filter):
+    """Drops records about a KeyboardInterrupt: Ctrl-C is a person stopping a command, and
+    libraries that log an exception while closing (SQLAlchemy's pool does) would otherwise
+    print a traceback under the one line the command says."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = record.exc_info[0] if record.exc_info else None
+        return not (kind is not None and issubclass(kind, KeyboardInterrupt))
+
+
 def configure_logging(level: str) -> None:
     """Console logging at `level`, credentials scrubbed, library chatter kept for DEBUG."""
     install_redaction()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _NotCtrlC) for f in handler.filters):
+            handler.addFilter(_NotCtrlC())
     if level != "DEBUG":
         for noisy in ("alembic", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

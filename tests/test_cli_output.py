@@ -75,3 +75,28 @@ def test_status_shows_each_organisation_its_last_sync_outcome_and_last_error(
     assert second["organisation"] == names[1] and second["last_sync_error"]
     text = chaser(["status"], env, tmp_path).stdout
     assert f"{names[1]}: connected" in text and "failed:" in text and "— ok" in text
+
+
+def test_a_library_logging_ctrl_c_while_closing_prints_no_traceback(capsys):
+    import logging
+
+    from bot.logs import configure_logging
+
+    configure_logging("ERROR")
+    root = logging.getLogger()
+    handler = logging.StreamHandler()  # stands in for the console handler basicConfig made
+    root.addHandler(handler)
+    configure_logging("ERROR")  # filters every handler the root has
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            # What SQLAlchemy's pool does when Ctrl-C lands while it closes a connection.
+            logging.getLogger("sqlalchemy.pool.impl.QueuePool").error(
+                "Exception closing connection", exc_info=True)
+        logging.getLogger("bot").error("a real error")
+    finally:
+        root.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "Exception closing connection" not in err and "KeyboardInterrupt" not in err
+    assert "a real error" in err
