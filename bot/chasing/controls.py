@@ -105,11 +105,7 @@ class ChasingControls:
             connection = self._connection(session, contact.connection_id)
             if paused:
                 self._check_until(until, connection)
-            changed = contact.chasing_paused != paused or (paused and (
-                contact.chasing_paused_until != until))
-            contact.chasing_paused = paused
-            contact.chasing_paused_until = until if paused else None
-            contact.chasing_paused_reason = reason if paused else None
+            changed = _apply_pause(contact, paused=paused, until=until, reason=reason)
             if changed:
                 self._audit(session, actor, connection,
                             "contact.paused" if paused else "contact.resumed",
@@ -137,11 +133,7 @@ class ChasingControls:
             connection = self._connection(session, invoice.connection_id)
             if paused:
                 self._check_until(until, connection)
-            changed = invoice.chasing_paused != paused or (paused and (
-                invoice.chasing_paused_until != until))
-            invoice.chasing_paused = paused
-            invoice.chasing_paused_until = until if paused else None
-            invoice.chasing_paused_reason = reason if paused else None
+            changed = _apply_pause(invoice, paused=paused, until=until, reason=reason)
             if changed:
                 self._audit(session, actor, connection,
                             "invoice.paused" if paused else "invoice.resumed",
@@ -211,3 +203,13 @@ def _name(connection: XeroConnection) -> str:
 def _invoice_detail(invoice: Invoice) -> dict[str, object]:
     return {"invoice_id": invoice.id, "invoice_number": invoice.invoice_number,
             "contact_id": invoice.contact_id}
+
+
+def _apply_pause(row: Contact | Invoice, *, paused: bool, until: date | None,
+                 reason: str | None) -> bool:
+    """Set a customer's or invoice's pause fields; True when the pause itself changed."""
+    changed = row.chasing_paused != paused or (paused and row.chasing_paused_until != until)
+    row.chasing_paused = paused
+    row.chasing_paused_until = until if paused else None
+    row.chasing_paused_reason = reason if paused else None
+    return changed
