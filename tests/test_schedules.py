@@ -8,18 +8,25 @@ import pytest
 
 from bot.chasing.schedules import (
     DEFAULT_SCHEDULE,
+    FormField,
     Part,
     ScheduleEdit,
     ScheduleError,
+    ScheduleForm,
     ScheduleSpec,
     StepSpec,
     apply_edit,
     current_chase,
     next_chase,
     parse_step,
+    parse_steps,
+    read_form,
+    step_text,
+    steps_text,
     thank_you_due,
     validate,
 )
+from bot.messages import SLACK
 
 DUE = date(2026, 12, 1)
 
@@ -102,3 +109,74 @@ def test_an_edit_replaces_only_the_parts_given_and_is_validated() -> None:
         apply_edit(DEFAULT_SCHEDULE, ScheduleEdit(overdue=["1", "1"]))
     with pytest.raises(ScheduleError, match="template"):
         apply_edit(DEFAULT_SCHEDULE, ScheduleEdit(overdue=["1:template=rude"]))
+
+
+@pytest.mark.parametrize("step", [
+    StepSpec(Part.OVERDUE, 1, "overdue"),
+    StepSpec(Part.BEFORE_DUE, 7, "due_soon", grouped=False),
+    StepSpec(Part.OVERDUE, 30, "final_notice", escalated_sender=True,
+             escalated_recipients=True, needs_approval=True),
+    StepSpec(Part.OVERDUE, 14, "overdue", escalated_sender=True),
+    StepSpec(Part.OVERDUE, 21, "overdue", escalated_recipients=True, needs_approval=True),
+    StepSpec(Part.BEFORE_DUE, 0, "overdue"),
+])
+def test_a_step_written_as_text_reads_back_the_same(step: StepSpec) -> None:
+    assert parse_step(step.part, step_text(step)) == step
+
+
+def test_step_text_names_only_what_differs_from_a_plain_step() -> None:
+    assert step_text(StepSpec(Part.OVERDUE, 1, "overdue")) == "1"
+    assert step_text(StepSpec(Part.OVERDUE, 30, "final_notice", grouped=False,
+                              escalated_sender=True, escalated_recipients=True,
+                              needs_approval=True)) == \
+        "30:template=final_notice,single,escalated,approval"
+
+
+def test_steps_are_typed_one_a_line_or_separated_by_semicolons() -> None:
+    assert [s.key for s in parse_steps(Part.OVERDUE, " 1\n\n14:escalated ; 30 ")] == [
+        "overdue:1", "overdue:14", "overdue:30"]
+    assert parse_steps(Part.BEFORE_DUE, "  ") == []
+    assert steps_text(DEFAULT_SCHEDULE, Part.BEFORE_DUE) == "7"
+    assert steps_text(DEFAULT_SCHEDULE, Part.OVERDUE) == "1"
+
+
+def test_a_whole_form_replaces_every_part_of_the_schedule() -> None:
+    result = read_form(ScheduleForm(name=" Strict ", before_due="3", overdue="1\n10:escalated",
+                                    repeat_every_days="5", repeat_limit="", thank_you=False))
+    assert result.errors == {}
+    assert result.spec == ScheduleSpec(
+        "Strict", (StepSpec(Part.BEFORE_DUE, 3, "due_soon"), StepSpec(Part.OVERDUE, 1, "overdue"),
+                   StepSpec(Part.OVERDUE, 10, "overdue", escalated_sender=True,
+                            escalated_recipients=True)), 5, None)
+
+
+def test_a_form_keeps_the_thank_you_step_it_had() -> None:
+    kept = StepSpec(Part.PAID, 2, "thank_you", grouped=False)
+    result = read_form(ScheduleForm(name="A", overdue="1"), thank_you=kept)
+    assert result.spec is not None and result.spec.thank_you == kept
+    fresh = read_form(ScheduleForm(name="A", overdue="1")).spec
+    assert fresh is not None and fresh.thank_you == StepSpec(Part.PAID, 0, "thank_you")
+
+
+@pytest.mark.parametrize(("form", "field", "says"), [
+    (ScheduleForm(name=" "), FormField.NAME, "needs a name"),
+    (ScheduleForm(name="A", before_due="soon"), FormField.BEFORE_DUE, "is not a step"),
+    (ScheduleForm(name="A", overdue="1\n1"), FormField.OVERDUE, "same day"),
+    (ScheduleForm(name="A", overdue="3:loud"), FormField.OVERDUE, "Unknown step flag"),
+    (ScheduleForm(name="A", overdue="4000"), FormField.OVERDUE, "0 to 3650"),
+    (ScheduleForm(name="A", overdue="1:template=rude"), FormField.OVERDUE, "Unknown template"),
+    (ScheduleForm(name="A", overdue="1", repeat_every_days="0"), FormField.REPEAT_EVERY,
+     "1 to 365"),
+    (ScheduleForm(name="A", overdue="1", repeat_every_days="weekly"), FormField.REPEAT_EVERY,
+     "1 to 365"),
+    (ScheduleForm(name="A", before_due="7", repeat_every_days="7"), FormField.REPEAT_EVERY,
+     "Only an overdue step can repeat"),
+    (ScheduleForm(name="A", overdue="1", repeat_every_days="7", repeat_limit="101"),
+     FormField.REPEAT_LIMIT, "1 to 100"),
+    (ScheduleForm(name="A", overdue="1", repeat_limit="3"), FormField.REPEAT_LIMIT,
+     "A cap needs a repeat"),
+])
+def test_a_form_says_what_to_fix_in_the_part_that_is_wrong(form, field, says) -> None:
+    result = read_form(form)
+    assert result.spec is None and list(result.errors) == [field]
+    assert says in result.errors[field].render(SLACK)
