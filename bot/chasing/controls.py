@@ -8,10 +8,11 @@ buttons' rule (everyone, unless the organisation narrows it to admins).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot import messages
 from bot.chasing.permissions import Actor, Capability, Permissions
@@ -24,6 +25,9 @@ from storage.settings import organisation_settings, update_organisation_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
+
+
+_Row = TypeVar("_Row", Contact, Invoice)
 
 
 class BadPauseDate(UserFacingError):
@@ -97,22 +101,8 @@ class ChasingControls:
 
     def _set_contact(self, actor: Actor, contact_id: int, *, paused: bool,
                      until: date | None = None, reason: str | None = None) -> ControlOutcome:
-        connection_id = self._owner(Contact, contact_id)
-        self._permissions.require(actor, Capability.USE_BUTTONS, connection_id=connection_id)
-        with session_scope(self._session_factory) as session:
-            contact = session.get(Contact, contact_id, with_for_update=True)
-            assert contact is not None
-            connection = self._connection(session, contact.connection_id)
-            if paused:
-                self._check_until(until, connection)
-            changed = _apply_pause(contact, paused=paused, until=until, reason=reason)
-            if changed:
-                self._audit(session, actor, connection,
-                            "contact.paused" if paused else "contact.resumed",
-                            {"contact_id": contact.id, "customer": contact.name,
-                             "until": until.isoformat() if until else None, "reason": reason})
-            return ControlOutcome(connection.id, _name(connection), contact.name or "",
-                                  paused, until if paused else None, changed)
+        return self._set_pause(actor, Contact, contact_id, "contact", paused=paused, until=until,
+                               reason=reason)
 
     # One invoice -------------------------------------------------------------------------
 
@@ -125,21 +115,22 @@ class ChasingControls:
 
     def _set_invoice(self, actor: Actor, invoice_id: int, *, paused: bool,
                      until: date | None = None, reason: str | None = None) -> ControlOutcome:
-        connection_id = self._owner(Invoice, invoice_id)
-        self._permissions.require(actor, Capability.USE_BUTTONS, connection_id=connection_id)
-        with session_scope(self._session_factory) as session:
-            invoice = session.get(Invoice, invoice_id, with_for_update=True)
-            assert invoice is not None
-            connection = self._connection(session, invoice.connection_id)
+        return self._set_pause(actor, Invoice, invoice_id, "invoice", paused=paused, until=until,
+                               reason=reason)
+
+    def _set_pause(self, actor: Actor, model: type[_Row], row_id: int, kind: str, *,
+                   paused: bool, until: date | None, reason: str | None) -> ControlOutcome:
+        """Pause or resume one customer or invoice; audited as `<kind>.paused|resumed`."""
+        with self._locked(actor, model, row_id) as (session, row, connection):
             if paused:
                 self._check_until(until, connection)
-            changed = _apply_pause(invoice, paused=paused, until=until, reason=reason)
+            changed = _apply_pause(row, paused=paused, until=until, reason=reason)
             if changed:
                 self._audit(session, actor, connection,
-                            "invoice.paused" if paused else "invoice.resumed",
-                            {**_invoice_detail(invoice),
-                             "until": until.isoformat() if until else None, "reason": reason})
-            return ControlOutcome(connection.id, _name(connection), invoice.invoice_number or "",
+                            f"{kind}.paused" if paused else f"{kind}.resumed",
+                            {**_detail(row), "until": until.isoformat() if until else None,
+                             "reason": reason})
+            return ControlOutcome(connection.id, _name(connection), _subject(row),
                                   paused, until if paused else None, changed)
 
     def dispute_invoice(self, actor: Actor, invoice_id: int, *, reason: str) -> ControlOutcome:
@@ -151,12 +142,7 @@ class ChasingControls:
 
     def _set_dispute(self, actor: Actor, invoice_id: int, *, disputed: bool,
                      reason: str | None = None) -> ControlOutcome:
-        connection_id = self._owner(Invoice, invoice_id)
-        self._permissions.require(actor, Capability.USE_BUTTONS, connection_id=connection_id)
-        with session_scope(self._session_factory) as session:
-            invoice = session.get(Invoice, invoice_id, with_for_update=True)
-            assert invoice is not None
-            connection = self._connection(session, invoice.connection_id)
+        with self._locked(actor, Invoice, invoice_id) as (session, invoice, connection):
             changed = invoice.disputed != disputed
             invoice.disputed = disputed
             invoice.disputed_reason = (reason or "").strip() or None if disputed else None
@@ -170,6 +156,19 @@ class ChasingControls:
                                   paused=disputed, changed=changed)
 
     # Internals ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self, actor: Actor, model: type[_Row], row_id: int,
+                ) -> Iterator[tuple[Session, _Row, XeroConnection]]:
+        """A customer or invoice row locked for update, once the actor may use the buttons on
+        its organisation; yields (session, row, connection) inside one transaction."""
+        connection_id = self._owner(model, row_id)
+        self._permissions.require(actor, Capability.USE_BUTTONS, connection_id=connection_id)
+        with session_scope(self._session_factory) as session:
+            row = session.get(model, row_id, with_for_update=True)
+            if row is None:  # deleted between the permission check and the lock
+                raise NotFound(messages.NOT_IN_CHASER)
+            yield session, row, self._connection(session, row.connection_id)
 
     def _owner(self, model: type[Contact] | type[Invoice], row_id: int) -> int:
         with session_scope(self._session_factory) as session:
@@ -198,6 +197,17 @@ class ChasingControls:
 
 def _name(connection: XeroConnection) -> str:
     return connection.tenant_name or connection.tenant_id
+
+
+def _subject(row: Contact | Invoice) -> str:
+    """How a reply names it: the customer's name or the invoice number."""
+    return (row.name if isinstance(row, Contact) else row.invoice_number) or ""
+
+
+def _detail(row: Contact | Invoice) -> dict[str, object]:
+    if isinstance(row, Contact):
+        return {"contact_id": row.id, "customer": row.name}
+    return _invoice_detail(row)
 
 
 def _invoice_detail(invoice: Invoice) -> dict[str, object]:
