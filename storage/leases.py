@@ -79,18 +79,7 @@ def renew_lease(
     ttl: timedelta = DEFAULT_LEASE_TTL,
 ) -> bool:
     """Push an unfinished lease's expiry forward; False when this owner no longer holds it."""
-    result = session.execute(
-        update(JobLease)
-        .where(
-            JobLease.job_key == job_key,
-            JobLease.occurrence == occurrence,
-            JobLease.owner == owner,
-            JobLease.finished_at.is_(None),
-        )
-        .values(expires_at=now + ttl)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    return _update_held(session, job_key, occurrence, owner, expires_at=now + ttl)
 
 
 def finish_lease(
@@ -104,6 +93,13 @@ def finish_lease(
     error: str | None = None,
 ) -> bool:
     """Mark the run finished (never to be taken over); False when another owner holds it."""
+    return _update_held(session, job_key, occurrence, owner, finished_at=now, outcome=outcome,
+                        error=error[:ERROR_LIMIT] if error else None)
+
+
+def _update_held(session: Session, job_key: str, occurrence: str, owner: str,
+                 **values: object) -> bool:
+    """Update an unfinished lease this owner holds; False when it holds none."""
     result = session.execute(
         update(JobLease)
         .where(
@@ -112,7 +108,7 @@ def finish_lease(
             JobLease.owner == owner,
             JobLease.finished_at.is_(None),
         )
-        .values(finished_at=now, outcome=outcome, error=error[:ERROR_LIMIT] if error else None)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
