@@ -107,6 +107,20 @@ def test_chase_sends_only_inside_the_window(make_world, migrated_db, tmp_path, s
     assert "sent" in opened.stdout and len(server.received) > 0
 
 
+def test_chase_now_says_a_closed_window_is_ignored(make_world, migrated_db, tmp_path):
+    world = make_world(contacts=6, invoices=40)
+    env = env_for(world, migrated_db, tmp_path)
+    open_window_now(world, hours_from_now=2)
+    planned = cli(env, "chase", "--dry-run", "--now")
+    assert planned.exit_code == 0, planned.output
+    assert "chase window closed, ignored (chase now)" in " ".join(planned.stdout.split())
+    figures = json.loads(cli(env, "chase", "--dry-run", "--now", "--json").stdout)[0]
+    assert figures["window_ignored"] is True
+    open_window_now(world, hours_from_now=-1)
+    inside = json.loads(cli(env, "chase", "--dry-run", "--now", "--json").stdout)[0]
+    assert inside["window_open"] is True and inside["window_ignored"] is False
+
+
 def test_without_smtp_the_emails_are_eml_files_in_the_outbox(make_world, migrated_db,
                                                              tmp_path):
     world = make_world(contacts=6, invoices=40)

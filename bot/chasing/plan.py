@@ -152,7 +152,7 @@ class ChasePlan:
     organisation: str
     now: datetime
     send_at: datetime | None  # None: the window never opens (no chase days)
-    window_open: bool
+    window_open: bool  # True when the window is open now, or ignored ("Chase now")
     today: date  # the organisation's date at send_at
     locale: str | None
     country_code: str | None
@@ -160,6 +160,7 @@ class ChasePlan:
     skipped: list[SkippedInvoice] = field(default_factory=list)
     upcoming: list[UpcomingInvoice] = field(default_factory=list)
     connected: bool = True
+    window_ignored: bool = False  # "Chase now": sent now whatever the window says
 
     @property
     def sendable(self) -> list[PlannedEmail]:
@@ -384,6 +385,7 @@ def build_plan(session: Session, connection_id: int, now: datetime, *,
         organisation=organisation, now=now, send_at=send_at,
         window_open=window_open or ignore_window, today=today, locale=settings.locale,
         country_code=connection.country_code, connected=connected,
+        window_ignored=ignore_window and not window_open,
     )
     known = schedules(session, connection_id, now=now)
     by_id = {schedule.id: schedule for schedule in known}

@@ -49,6 +49,7 @@ def plan_as_dict(plan: ChasePlan) -> dict[str, Any]:
     return {
         "organisation": plan.organisation,
         "window_open": plan.window_open,
+        "window_ignored": plan.window_ignored,
         "send_at": plan.send_at.isoformat() if plan.send_at else None,
         "emails": [
             {
@@ -73,7 +74,10 @@ def print_plan(console: Console, plan: ChasePlan, zone_name: str | None,
                trail: list[str] | None = None, *, limit: int | None = None) -> None:
     """The plan for a person: emails with their send time, then each skipped invoice and why."""
     shown = limit or SKIPPED_SHOWN
-    state = "open now" if plan.window_open else "closed"
+    if plan.window_ignored:
+        state = "closed, ignored (chase now)"
+    else:
+        state = "open now" if plan.window_open else "closed"
     console.print(f"[bold]{escape(plan.organisation)}[/bold]: chase window {state}; these "
                   f"emails go at {_when(plan.send_at, zone_name)}.")
     if plan.emails:
