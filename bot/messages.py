@@ -385,6 +385,9 @@ AUDIT_SENTENCES = {
     "connection.refused": "Xero organisation not connected ({reason})",
     "permission.refused": "was refused: {capability}",
     "settings.changed": "changed the settings: {fields}",
+    "settings.sender": "set the {which} to {sender}",
+    "schedule.saved": "saved the {schedule} chasing schedule",
+    "contact.schedule": "put {customer} on the {schedule} chasing schedule",
 }
 AUDIT_SCHEDULER = "chaser-bot"
 AUDIT_NOTHING = "No history recorded yet."
@@ -447,6 +450,7 @@ NOT_ALLOWED = {
     "approve_escalations": "Only managers can approve escalated emails: {who}.",
     "use_buttons": "For this organisation only admins can use these buttons: {who}.",
     "choose_recipients": "Only admins can choose who escalated emails go to: {who}.",
+    "edit_schedules": "Only admins can change chasing schedules: {who}.",
 }
 
 

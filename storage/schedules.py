@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -145,3 +145,14 @@ def assigned_schedules(session: Session, contact_ids: Iterable[int]) -> dict[int
         )
         found.update({contact: schedule for contact, schedule in session.execute(statement)})
     return found
+
+
+def customer_counts(session: Session, connection_id: int) -> dict[int, int]:
+    """schedule id -> how many customers are on it, for the organisation's other schedules."""
+    statement = (
+        select(ContactSchedule.schedule_id, func.count())
+        .join(ChaseSchedule, ChaseSchedule.id == ContactSchedule.schedule_id)
+        .where(ChaseSchedule.connection_id == connection_id)
+        .group_by(ContactSchedule.schedule_id)
+    )
+    return {schedule: count for schedule, count in session.execute(statement)}

@@ -2,11 +2,11 @@
 
 Admins are the workspace's admins and owners (asked of Slack through the WorkspaceDirectory
 port), whoever connected one of the workspace's Xero organisations, and anyone added as an
-admin in /chaser settings. Admins connect, disconnect, change settings, pause everything
-and choose customers' escalated recipients. Managers (added in settings) approve escalations;
-with no manager named, admins do. Everyone may look things up and use the digest's buttons,
-unless the organisation's settings narrow the buttons to admins
-(OrganisationSettings.buttons_admins_only).
+admin in /chaser settings. Admins connect, disconnect, change settings, pause everything,
+choose customers' escalated recipients and edit chasing schedules (and who is on which).
+Managers (added in settings) approve escalations; with no manager named, admins do.
+Everyone may look things up and use the digest's buttons, unless the organisation's settings
+narrow the buttons to admins (OrganisationSettings.buttons_admins_only).
 """
 
 from __future__ import annotations
@@ -44,10 +44,12 @@ class Capability(StrEnum):
     LOOK_UP = "look_up"
     USE_BUTTONS = "use_buttons"
     CHOOSE_RECIPIENTS = "choose_recipients"
+    EDIT_SCHEDULES = "edit_schedules"
 
 
 ADMIN_ONLY = frozenset({Capability.CONNECT, Capability.DISCONNECT, Capability.CHANGE_SETTINGS,
-                        Capability.PAUSE_ALL, Capability.CHOOSE_RECIPIENTS})
+                        Capability.PAUSE_ALL, Capability.CHOOSE_RECIPIENTS,
+                        Capability.EDIT_SCHEDULES})
 
 
 class WorkspaceDirectory(Protocol):

@@ -70,6 +70,15 @@ def parse_addresses(values: Iterable[str]) -> list[str]:
     return list(found.values())
 
 
+def sender_address(text: str) -> str:
+    """A sender's Reply-To address, checked as `parse_addresses` checks recipients."""
+    address = text.strip().strip("<>").removeprefix("mailto:").split("|")[-1]
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise BadEmail(messages.bad_email(address, str(exc))) from None
+
+
 class EscalatedRecipients:
     """Show, set and clear a customer's escalated recipients."""
 

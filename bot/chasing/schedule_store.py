@@ -1,4 +1,5 @@
-"""Schedules as stored: read as ScheduleSpec, the default created once, edits and assignments."""
+"""Schedules as stored: read as ScheduleSpec, the default created once, edits, assignments and
+senders, each change audited (who, when) whichever surface made it."""
 
 from __future__ import annotations
 
@@ -7,16 +8,20 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from bot.chasing.recipients import sender_address
 from bot.chasing.schedules import (
     DEFAULT_SCHEDULE,
     Part,
     ScheduleError,
     ScheduleSpec,
     StepSpec,
+    steps_text,
     validate,
 )
 from storage import schedules as rows
-from storage.models import ChaseSchedule, Contact
+from storage.audit import record_audit
+from storage.models import ChaseSchedule, Contact, OrganisationSettings, XeroConnection
+from storage.settings import organisation_settings, update_organisation_settings
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,14 @@ def save_schedule(
         )
     if make_default:
         rows.set_default_schedule(session, row)
-    return StoredSchedule(row.id, row.is_default, _spec(row))
+    saved = StoredSchedule(row.id, row.is_default, _spec(row))
+    _audit(session, connection_id, "schedule.saved", by, now, {
+        "schedule": spec.name, "default": saved.is_default,
+        "before_due": steps_text(saved.spec, Part.BEFORE_DUE).splitlines(),
+        "overdue": steps_text(saved.spec, Part.OVERDUE).splitlines(),
+        "repeat_every_days": spec.repeat_every_days, "repeat_limit": spec.repeat_limit,
+        "thank_you": spec.thank_you is not None})
+    return saved
 
 
 def assign_customer(
@@ -112,4 +124,35 @@ def assign_customer(
     rows.assign_schedule(
         session, contact.id, None if schedule.is_default else schedule.id, by=by, now=now
     )
+    _audit(session, connection_id, "contact.schedule", by, now, {
+        "contact_id": contact.id, "customer": contact.name, "schedule": schedule.spec.name})
     return schedule
+
+
+def set_sender(
+    session: Session, connection_id: int, *, escalated: bool, name: str | None,
+    email: str | None, by: str | None, now: datetime,
+) -> OrganisationSettings:
+    """Make (name, email) the normal or escalated sender: the From name and the Reply-To
+    address (None clears one); the address is checked, and a change is audited."""
+    name = (name or "").strip() or None
+    email = sender_address(email) if email and email.strip() else None
+    prefix = "escalated_sender" if escalated else "sender"
+    row = organisation_settings(session, connection_id)
+    before = (getattr(row, f"{prefix}_name"), getattr(row, f"{prefix}_email"))
+    if before == (name, email):
+        return row
+    row = update_organisation_settings(session, connection_id, by=by, now=now,
+                                       **{f"{prefix}_name": name, f"{prefix}_email": email})
+    _audit(session, connection_id, "settings.sender", by, now, {
+        "which": "escalated sender" if escalated else "sender",
+        "sender": f"{name or '—'} <{email or '—'}>"})
+    return row
+
+
+def _audit(session: Session, connection_id: int, action: str, by: str | None, now: datetime,
+           detail: dict[str, object]) -> None:
+    connection = session.get(XeroConnection, connection_id)
+    record_audit(session, action=action, actor=by or "system", connection_id=connection_id,
+                 workspace_id=connection.workspace_id if connection else None,
+                 detail=detail, at=now)

@@ -364,9 +364,9 @@ def schedule_sender(
     org: OrgOption = None,
 ) -> None:
     """Set who reminders come from (normal or escalated sender)."""
-    from bot.cli.schedule import set_sender
+    from bot.cli.schedule import set_senders
 
-    set_sender(settings_or_exit(), console, org=org, name=name, email=email,
+    set_senders(settings_or_exit(), console, org=org, name=name, email=email,
                escalated=escalated)
 
 

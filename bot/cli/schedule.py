@@ -5,12 +5,14 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
+from bot.chasing.recipients import sender_address
 from bot.chasing.schedule_store import (
     StoredSchedule,
     assign_customer,
     find_schedule,
     save_schedule,
     schedules,
+    set_sender,
 )
 from bot.chasing.schedules import (
     DEFAULT_SCHEDULE,
@@ -106,23 +108,25 @@ def assign(settings: Settings, console: Console, *, org: str | None, customer: s
                       f"{escape(schedule.spec.name)} schedule.")
 
 
-def set_sender(settings: Settings, console: Console, *, org: str | None, name: str | None,
+def set_senders(settings: Settings, console: Console, *, org: str | None, name: str | None,
                email: str | None, escalated: bool) -> None:
     """Set the normal (or escalated) sender: the From name and the Reply-To address."""
     from storage.db import session_scope
-    from storage.settings import update_organisation_settings
+    from storage.settings import organisation_settings
 
-    if email is not None and ("@" not in email or " " in email.strip()):
-        raise CommandError(f"{email!r} is not an email address.")
-    prefix = "escalated_sender" if escalated else "sender"
-    changes = {f"{prefix}_{key}": value for key, value in
-               (("name", name), ("email", email.strip() if email else None)) if value}
-    if not changes:
+    if not name and not email:
         raise CommandError("Give --name and/or --email.")
+    if email:
+        sender_address(email)  # a wrong address fails before any work, in one line
+    prefix = "escalated_sender" if escalated else "sender"
     ctx = migrated_context(settings)
     with session_scope(ctx.session_factory) as session:
-        row = update_organisation_settings(session, _connection_id(session, org),
-                                           by=CLI_ACTOR, now=ctx.clock(), **changes)
+        connection_id = _connection_id(session, org)
+        current = organisation_settings(session, connection_id)
+        row = set_sender(session, connection_id, escalated=escalated,
+                         name=name or getattr(current, f"{prefix}_name"),
+                         email=email or getattr(current, f"{prefix}_email"),
+                         by=CLI_ACTOR, now=ctx.clock())
         shown = (row.escalated_sender_name, row.escalated_sender_email) if escalated else (
             row.sender_name, row.sender_email)
     which = "Escalated sender" if escalated else "Sender"
