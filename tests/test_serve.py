@@ -2,73 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from storage.db import upgrade
-from tests.connect_helpers import free_port
-from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.slack_api import APP_TOKEN, FakeSlack
 from tests.fakes.slack_requests import (
     SlackSender,
     block_actions_payload,
     command_payload,
     event_payload,
 )
-from tests.fixtures.slack import MEMBER, SECRET_KEY
-
-
-def serve_env(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("XERO_", "SLACK_", "SMTP_"))}
-    clean.pop("DATABASE_URL", None)
-    database = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
-    upgrade(database)
-    return {**clean, "DATABASE_URL": database, "CHASER_DATA_DIR": str(tmp_path),
-            "CHASER_SECRET_KEY": SECRET_KEY, "SLACK_API_URL": fake.api_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "PORT": str(free_port()), "LOG_LEVEL": "WARNING", **extra}
-
-
-def run_once(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", "serve"], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=60)
-
-
-class Served:
-    """A `chaser serve` process; `stop()` sends SIGTERM and returns (exit code, output)."""
-
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.url = f"http://127.0.0.1:{env['PORT']}"
-        self.process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env,
-                                        cwd=cwd, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-
-    def wait_healthy(self, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(self.process.stdout.read())
-            try:
-                answer = httpx.get(f"{self.url}/healthz", timeout=2)
-                if answer.status_code == 200:
-                    return answer.json()
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("chaser serve never became healthy")
-
-    def stop(self) -> tuple[int, str]:
-        self.process.send_signal(signal.SIGTERM)
-        output, _ = self.process.communicate(timeout=60)
-        return self.process.returncode, output
+from tests.fixtures.slack import MEMBER
+from tests.served import Served, run_once, serve_env
 
 
 @pytest.fixture
@@ -82,9 +30,7 @@ def served(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[callable]:
 
     yield start
     for process in started:
-        if process.process.poll() is None:
-            process.process.kill()
-            process.process.communicate()
+        process.kill()
 
 
 def test_http_mode_without_a_signing_secret_stops_with_one_line_naming_it(fake_slack, tmp_path):
@@ -223,8 +169,7 @@ def test_sigterm_lets_an_acknowledged_sync_finish_and_post_its_result(
         assert fake_slack.hook(sent.response_url) == []
         code, output = process.stop()
     finally:
-        if process.process.poll() is None:
-            process.process.kill()
+        process.kill()
     assert code == 0, output
     assert "Traceback" not in output
     (result,) = fake_slack.hook(sent.response_url)  # posted before the process exited
