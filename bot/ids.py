@@ -31,6 +31,7 @@ class Subcommand(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     ESCALATE = "escalate"
+    SCHEDULE = "schedule"
 
 
 class Event(StrEnum):
@@ -64,6 +65,10 @@ class Action(StrEnum):
     # Connect or reconnect Xero from App Home or a connection-lost DM: a fresh consent link.
     RECONNECT_XERO = "reconnect_xero"
     OPEN_XERO_CONSENT = "open_xero_consent"  # the link button that fresh link sits on
+    # The settings modal's button that pushes the schedule modal, and that modal's picker.
+    SETTINGS_EDIT_SCHEDULE = "settings_edit_schedule"
+    SCHEDULE_PICK = "schedule_pick"
+    SCHEDULE_CUSTOMER_PICK = "schedule_customer_pick"  # a close match (":<id>" as CUSTOMER_PICK)
 
 
 class View(StrEnum):
@@ -71,6 +76,8 @@ class View(StrEnum):
 
     SETTINGS = "settings"
     DIGEST_DISPUTE = "digest_dispute"  # why an invoice is disputed
+    SCHEDULE = "schedule"  # one chasing schedule and the senders
+    NOTICE = "notice"  # a pushed modal that only tells the person something
 
 
 class Block(StrEnum):
@@ -89,6 +96,20 @@ class Block(StrEnum):
     ESCALATION_ACTIONS = "escalation_actions"
     ESCALATION_DECISION = "escalation_decision"
     DISPUTE_REASON = "dispute_reason"
+    SETTINGS_SCHEDULE = "settings_schedule"
+    # The schedule modal's inputs: each block_id ends ":<schedule id or new>", so picking
+    # another schedule (views.update) shows its values instead of keeping what was typed.
+    SCHEDULE_PICK = "schedule_pick"
+    SCHEDULE_NAME = "schedule_name"
+    SCHEDULE_BEFORE_DUE = "schedule_before_due"
+    SCHEDULE_OVERDUE = "schedule_overdue"
+    SCHEDULE_REPEAT_EVERY = "schedule_repeat_every"
+    SCHEDULE_REPEAT_LIMIT = "schedule_repeat_limit"
+    SCHEDULE_OPTIONS = "schedule_options"
+    SENDER_NAME = "sender_name"
+    SENDER_EMAIL = "sender_email"
+    ESCALATED_SENDER_NAME = "escalated_sender_name"
+    ESCALATED_SENDER_EMAIL = "escalated_sender_email"
     # Not inputs: the ids of the digest's blocks, which carry what a click needs.
     DIGEST_LINE = "dl"  # + ":" + an InvoiceRef payload (the date picker's only context)
     DIGEST_BUTTONS = "db"  # + ":" + the invoice id

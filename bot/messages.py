@@ -427,6 +427,8 @@ CHASER_COMMANDS = (
     ("resume [customer <name>]", "Resume chasing for everyone (admins) or for one customer."),
     ("escalate <customer> [email,… | clear]",
      "Who a customer's escalated emails go to: show, choose or clear them (admins)."),
+    ("schedule [edit [org] | customer <name> <schedule>]",
+     "The chasing schedules; edit them and the senders, or put a customer on one (admins)."),
 )
 
 SLACK_HELP_TITLE = "chaser-bot chases unpaid Xero invoices. Commands:"
@@ -688,6 +690,62 @@ SETTINGS_BUTTONS_LABEL = "Only admins may use the digest's buttons"
 SETTINGS_TIME_MISSING = "Pick a time for the digest."
 SETTINGS_MINIMUM_BAD = "Enter an amount of 0 or more, e.g. 50 or 49.95."
 SETTINGS_SAVED = "Settings saved for {name}."
+SETTINGS_SCHEDULE_BUTTON = "Edit chasing schedules"
+SETTINGS_SCHEDULE_TEXT = "Chasing schedules, who is on which, and who reminders come from."
+
+
+# The schedule modal and /chaser schedule ----------------------------------------------------
+
+SCHEDULE_TITLE = "Chasing schedule"
+SCHEDULE_SAVE = "Save schedule"
+SCHEDULE_BACK = "Back"
+SCHEDULE_PICK_LABEL = "Schedule"
+SCHEDULE_NEW = "New schedule…"
+SCHEDULE_NAME_LABEL = "Name of the new schedule"
+SCHEDULE_STEP_HINT = ("One chase a line: days, then any of :single (one email per invoice), "
+                      "escalated (escalated sender and recipients), escalated-sender, "
+                      "escalated-recipients, approval (a manager approves), "
+                      "template=due_soon|overdue|final_notice. E.g. 14:escalated,approval")
+SCHEDULE_BEFORE_LABEL = "Before the due date (days before)"
+SCHEDULE_OVERDUE_LABEL = "Overdue (days after the due date)"
+SCHEDULE_REPEAT_EVERY_LABEL = "Then repeat the last overdue chase every (days)"
+SCHEDULE_REPEAT_EVERY_HINT = "Leave it empty for no repeat."
+SCHEDULE_REPEAT_LIMIT_LABEL = "At most this many repeats"
+SCHEDULE_REPEAT_LIMIT_HINT = "Leave it empty to repeat until paid."
+SCHEDULE_OPTIONS_LABEL = "Also"
+SCHEDULE_THANK_YOU = "Thank the customer when paid"
+SCHEDULE_MAKE_DEFAULT = "Make this the default schedule"
+SCHEDULE_DEFAULT_HINT = "Customers not put on another schedule are chased on the default."
+SENDER_NAME_LABEL = "Reminders come from (name)"
+SENDER_EMAIL_LABEL = "Replies go to (email)"
+ESCALATED_SENDER_NAME_LABEL = "Escalated reminders come from (name)"
+ESCALATED_SENDER_EMAIL_LABEL = "Escalated replies go to (email)"
+SENDER_HINT = "For every schedule of the organisation."
+SCHEDULE_NAME_TAKEN = "There is a schedule called {name} already: pick it above, or choose " \
+    "another name."
+SCHEDULE_CUSTOMER_CHOOSE = "Several customers match “{asked}”. Which one goes on {schedule}?"
+SCHEDULE_SAVED = "Saved the {schedule} chasing schedule for {name}."
+SCHEDULE_NOTICE_TITLE = "chaser-bot"
+SCHEDULES_HEADING = "Chasing schedules"
+SCHEDULE_DEFAULT_MARK = " (default)"
+SCHEDULE_ON_IT = "{count} customers on it"
+SCHEDULE_REPEAT_LINE = "then the last overdue chase again every {every} days{cap}"
+SCHEDULE_NO_THANK_YOU = "no thank-you after payment"
+SCHEDULE_FOOTER = say("Change them with {cmd[schedule edit]} (admins) or in {cmd[settings]}; "
+                      "put a customer on one with {cmd[schedule customer <name> <schedule>]}.")
+
+
+def schedule_assigned(customer: str, organisation: str, schedule: str, default: bool) -> str:
+    """The reply after putting a customer on a schedule."""
+    which = f"the {schedule} schedule" + (" (the default)" if default else "")
+    return f"{customer} ({organisation}) is now chased on {which}."
+
+
+def no_schedule_named(words: str, names: list[str]) -> Message:
+    """`/chaser schedule customer` whose words end in no schedule's name."""
+    return say("“{words}” does not end with a schedule's name (have: {names}). Write "
+               "{cmd[schedule customer <name> <schedule>]}.", words=words,
+               names=", ".join(names) or "none")
 SETTINGS_ALERTS_LABEL = "Alerts in the digest channel"
 SETTINGS_ALERT_PAYMENTS_LABEL = "When a chased invoice is paid in Xero"
 SETTINGS_ALERT_OVERDUE_LABEL = "When an invoice of at least this amount falls overdue ({currency})"

@@ -66,6 +66,20 @@ class SettingsForm(msgspec.Struct, frozen=True, tag="g1", tag_field="v"):
     c: int  # connection id
 
 
+class ScheduleRef(msgspec.Struct, frozen=True, tag="h1", tag_field="v"):
+    """The schedule modal's private_metadata: the organisation and the schedule it edits."""
+
+    c: int  # connection id
+    s: int | None = None  # schedule id; None: a new schedule
+
+
+class ScheduleAssign(msgspec.Struct, frozen=True, tag="a1", tag_field="v"):
+    """A close match's button: put this customer on the named schedule."""
+
+    k: int  # local contact id
+    n: str  # schedule name (at most 100 characters)
+
+
 class ConnectionRef(msgspec.Struct, frozen=True, tag="c1", tag_field="v"):
     """One organisation (Connect/Reconnect buttons in App Home and connection-lost DMs)."""
 
@@ -73,9 +87,9 @@ class ConnectionRef(msgspec.Struct, frozen=True, tag="c1", tag_field="v"):
 
 
 Payload = (InvoiceRef | PageRef | DisputeForm | EscalationRef | SkipRef | ContactRef
-           | SettingsForm | ConnectionRef)
+           | SettingsForm | ScheduleRef | ScheduleAssign | ConnectionRef)
 T = TypeVar("T", InvoiceRef, PageRef, DisputeForm, EscalationRef, SkipRef, ContactRef,
-            SettingsForm, ConnectionRef)
+            SettingsForm, ScheduleRef, ScheduleAssign, ConnectionRef)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Payload)

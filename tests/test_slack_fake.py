@@ -113,6 +113,26 @@ def test_a_trigger_id_opens_one_modal_only(client, fake_slack):
         == "invalid_trigger_id"
 
 
+def test_views_push_stacks_at_most_three_modals_from_an_interaction_in_one(client, fake_slack):
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "Settings"},
+            "blocks": [section("hi")]}
+    root = client.views_open(trigger_id=fake_slack.new_trigger_id(), view=view)["view"]["id"]
+    # A trigger from a slash command or a message has no modal to push onto.
+    assert error_of(lambda: client.views_push(trigger_id=fake_slack.new_trigger_id(),
+                                              view=view)) == "invalid_trigger_id"
+    assert error_of(lambda: client.views_push(trigger_id="", view=view)) == "invalid_arguments"
+    too_big = {**view, "blocks": [section(str(i)) for i in range(101)]}
+    assert error_of(lambda: client.views_push(trigger_id=fake_slack.new_trigger_id(root),
+                                              view=too_big)) == "invalid_arguments"
+    second = client.views_push(trigger_id=fake_slack.new_trigger_id(root), view=view)
+    third = client.views_push(trigger_id=fake_slack.new_trigger_id(second["view"]["id"]),
+                              view=view)
+    assert fake_slack.view_stack(root) == [root, second["view"]["id"], third["view"]["id"]]
+    assert error_of(lambda: client.views_push(
+        trigger_id=fake_slack.new_trigger_id(third["view"]["id"]), view=view)) \
+        == "push_limit_reached"
+
+
 def test_modal_titles_past_24_characters_are_refused(client, fake_slack):
     view = {"type": "modal", "title": {"type": "plain_text", "text": "x" * 25},
             "blocks": [section("hi")]}

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot import messages
-from bot.ids import Block, Field, View
+from bot.ids import Action, Block, Field, View
 from bot.payloads import SettingsForm, encode
 
 WAIT_FOR_EXPECTED = "wait_for_expected_date"
@@ -86,6 +86,12 @@ def settings_modal(values: SettingsValues) -> dict[str, Any]:
         "close": _plain(messages.SETTINGS_CANCEL),
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*{values.organisation}*"}},
+            # Pushes the schedule modal on top of this one (views.push): Back returns here.
+            {"type": "section", "block_id": Block.SETTINGS_SCHEDULE,
+             "text": {"type": "mrkdwn", "text": messages.SETTINGS_SCHEDULE_TEXT},
+             "accessory": {"type": "button", "action_id": Action.SETTINGS_EDIT_SCHEDULE,
+                           "text": _plain(messages.SETTINGS_SCHEDULE_BUTTON),
+                           "value": encode(SettingsForm(c=values.connection_id))}},
             _input(Block.SETTINGS_CHANNEL, messages.SETTINGS_CHANNEL_LABEL, channel,
                    optional=True),
             _input(Block.SETTINGS_TIME, messages.SETTINGS_TIME_LABEL,

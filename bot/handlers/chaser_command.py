@@ -91,6 +91,7 @@ SUBCOMMAND_MODULES = (
     "bot.handlers.settings",  # settings (the modal)
     "bot.handlers.pausing",  # pause, resume
     "bot.handlers.recipients",  # escalate
+    "bot.handlers.schedules",  # schedule (the list, the modal, customers' schedules)
 )
 
 

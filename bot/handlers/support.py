@@ -9,6 +9,7 @@ from bot.chasing.connections import ConnectService
 from bot.chasing.controls import ChasingControls
 from bot.chasing.permissions import Actor, Permissions
 from bot.chasing.recipients import EscalatedRecipients
+from bot.chasing.schedule_editor import ScheduleEditor
 from bot.slack_people import SlackDirectory
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ class Services:
     controls: ChasingControls
     connect: ConnectService
     recipients: EscalatedRecipients
+    schedules: ScheduleEditor
 
 
 def services(app: App, deps: AppDeps) -> Services:
@@ -38,7 +40,8 @@ def services(app: App, deps: AppDeps) -> Services:
                          controls=ChasingControls(deps.session_factory, permissions, deps.clock),
                          connect=deps.connect_service(),
                          recipients=EscalatedRecipients(deps.session_factory, permissions,
-                                                        deps.clock))
+                                                        deps.clock),
+                         schedules=ScheduleEditor(deps.session_factory, permissions, deps.clock))
         app.chasing_services = found  # type: ignore[attr-defined]
     return found
 

@@ -118,6 +118,8 @@ class FakeSlack:
         self.views: dict[str, dict[str, Any]] = {}
         self.hook_posts: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._triggers: dict[str, float] = {}
+        self._trigger_views: dict[str, str] = {}  # trigger id -> the view it was issued in
+        self._view_stacks: dict[str, list[str]] = {}  # view id -> its stack (shared list)
         self._used_triggers: set[str] = set()
         self._faults: dict[str, deque[SlackApiError]] = defaultdict(deque)
         self._install_codes: dict[str, dict[str, Any]] = {}
@@ -188,11 +190,14 @@ class FakeSlack:
         with self._lock:
             self.workspaces[team_id].channels[channel_id] = {"id": channel_id, "name": name}
 
-    def new_trigger_id(self) -> str:
-        """A trigger id as Slack puts in an interaction payload: usable once, shortly."""
+    def new_trigger_id(self, view_id: str | None = None) -> str:
+        """A trigger id as Slack puts in an interaction payload: usable once, shortly.
+        `view_id`: the interaction came from that modal (views.push needs one)."""
         trigger = f"{next(self._counter)}.{int(time.time())}.{uuid.uuid4().hex}"
         with self._lock:
             self._triggers[trigger] = time.monotonic()
+            if view_id:
+                self._trigger_views[trigger] = view_id
         return trigger
 
     def response_url(self) -> str:
@@ -499,10 +504,32 @@ class FakeSlack:
     def _views_open(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         view = self._check_view(args["view"])
         self._use_trigger(args["trigger_id"])
-        return {"view": self._store_view(ws, view)}
+        stored = self._store_view(ws, view)
+        self._view_stacks[stored["id"]] = [stored["id"]]
+        return {"view": stored}
 
     def _views_push(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-        return self._views_open(ws, args)
+        # docs.slack.dev/reference/methods/views.push: "Push a view onto the stack of a root
+        # view" from an interaction in a modal, "up to 3 views" (push_limit_reached). A
+        # trigger from outside a modal has no stack to push onto: refused as an invalid
+        # trigger (our reading; Slack does not name that error).
+        view = self._check_view(args["view"])
+        stack = self._view_stacks.get(self._trigger_views.get(args["trigger_id"], ""))
+        if stack is None:
+            self._use_trigger(args["trigger_id"])
+            raise SlackApiError("invalid_trigger_id")
+        if len(stack) >= 3:
+            raise SlackApiError("push_limit_reached")
+        self._use_trigger(args["trigger_id"])
+        stored = self._store_view(ws, view)
+        stack.append(stored["id"])
+        self._view_stacks[stored["id"]] = stack
+        return {"view": stored}
+
+    def view_stack(self, view_id: str) -> list[str]:
+        """The ids of the modals stacked with `view_id`, root first."""
+        with self._lock:
+            return list(self._view_stacks.get(view_id, [view_id]))
 
     def _views_update(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         view = self._check_view(args["view"])
