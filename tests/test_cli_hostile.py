@@ -323,3 +323,23 @@ def test_ctrl_c_during_a_sync_loses_nothing_and_the_next_sync_finishes(
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert '"invoices": 30' in again.stdout
+
+
+def test_output_piped_into_a_reader_that_went_away_ends_quietly(tmp_path):
+    # `chaser db upgrade | head -0`, `chaser sandbox --help | head -5`: the reader closes the
+    # pipe before the command has written; the command stops as Unix tools do, with no
+    # traceback about how it stopped.
+    url = f"sqlite:///{tmp_path / 'chaser.sqlite3'}"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)},
+           "DATABASE_URL": url}
+    for args in (["db", "upgrade"], ["sandbox", "--help"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            done = subprocess.run([sys.executable, "-m", "bot", *args], stdout=write_end,
+                                  stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                                  timeout=60)
+        finally:
+            os.close(write_end)
+        assert done.returncode in DOCUMENTED_EXIT_CODES, (args, done.stderr)
+        assert "Traceback" not in done.stderr, (args, done.stderr)

@@ -433,7 +433,7 @@ def run(args: list[str] | None = None) -> int:
             f"{escape(messages.usage_error(exc.format_message(), command).render(TERMINAL))}"
         )
         return EXIT_USAGE if isinstance(exc, click_errors.UsageError) else exc.exit_code
-    except (KeyboardInterrupt, click_errors.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         code = EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line with an id; the traceback is for LOG_LEVEL=DEBUG
         error_id = secrets.token_hex(4)
