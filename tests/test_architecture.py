@@ -199,7 +199,8 @@ def blocks_breaches(tree: Tree) -> list[str]:
 
 
 # Pure chasing rules that blocks and services alike may import.
-PURE_RULES = ("bot.chasing.receivables", "bot.chasing.xero_edits", "bot.chasing.policy")
+PURE_RULES = ("bot.chasing.receivables", "bot.chasing.xero_edits", "bot.chasing.policy",
+              "bot.chasing.schedules", "bot.chasing.schedule_form")
 
 
 def pure_rule_breaches(tree: Tree) -> list[str]:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from bot.chasing.timezones import org_zone
 from bot.cli.app import app
 from storage.db import session_scope
-from storage.models import Contact, Reminder, ReminderState, XeroConnection
+from storage.models import AuditEntry, Contact, Reminder, ReminderState, XeroConnection
 from storage.settings import update_organisation_settings
 
 
@@ -154,6 +154,16 @@ def test_schedule_show_set_and_assign(make_world, migrated_db, tmp_path):
     assert "Firm schedule" in assigned.stdout
     bad = cli(env, "schedule", "set", "--overdue", "soon")
     assert bad.exit_code == 1 and "Traceback" not in bad.output and "DAYS" in bad.output
+    wrong = cli(env, "schedule", "sender", "--email", "sam@")
+    assert wrong.exit_code == 1 and "is not an email address" in wrong.output
+    assert cli(env, "schedule", "sender", "--name", "Sam").exit_code == 0
+    with session_scope(world.ctx.session_factory) as session:  # the CLI's changes, audited
+        trail = [(e.action, e.actor, (e.detail or {}).get("schedule")) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.action.in_(
+                ["schedule.saved", "contact.schedule", "settings.sender"]))
+            .order_by(AuditEntry.id))]
+    assert trail == [("schedule.saved", "cli", "Firm"), ("contact.schedule", "cli", "Firm"),
+                     ("settings.sender", "cli", None)]
 
 
 def test_an_unconfirmed_send_is_resolved_by_a_person(make_world, migrated_db, tmp_path):

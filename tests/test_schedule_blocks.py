@@ -13,14 +13,8 @@ from bot.blocks.schedule_modal import (
     schedule_modal,
 )
 from bot.blocks.settings_modal import SettingsValues, settings_modal
-from bot.chasing.schedules import (
-    DEFAULT_SCHEDULE,
-    FormField,
-    Part,
-    ScheduleForm,
-    ScheduleSpec,
-    StepSpec,
-)
+from bot.chasing.schedule_form import FormField, ScheduleForm
+from bot.chasing.schedules import DEFAULT_SCHEDULE, Part, ScheduleSpec, StepSpec
 from bot.payloads import ScheduleRef, SettingsForm, decode_as
 
 STRICT = ScheduleSpec("Strict", (StepSpec(Part.BEFORE_DUE, 3, "due_soon", grouped=False),

@@ -6,13 +6,12 @@ from datetime import date, timedelta
 
 import pytest
 
+from bot.chasing.schedule_form import FormField, ScheduleForm, read_form
 from bot.chasing.schedules import (
     DEFAULT_SCHEDULE,
-    FormField,
     Part,
     ScheduleEdit,
     ScheduleError,
-    ScheduleForm,
     ScheduleSpec,
     StepSpec,
     apply_edit,
@@ -20,7 +19,6 @@ from bot.chasing.schedules import (
     next_chase,
     parse_step,
     parse_steps,
-    read_form,
     step_text,
     steps_text,
     thank_you_due,

@@ -6,14 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import messages
-from bot.chasing.schedules import (
-    FormField,
-    Part,
-    ScheduleForm,
-    ScheduleSpec,
-    describe_step,
-    steps_text,
-)
+from bot.chasing.schedule_form import FormField, ScheduleForm
+from bot.chasing.schedules import Part, ScheduleSpec, describe_step, steps_text
 from bot.ids import Action, Block, Field, View
 from bot.messages import SLACK
 from bot.payloads import ScheduleAssign, ScheduleRef, encode

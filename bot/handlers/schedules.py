@@ -32,7 +32,7 @@ from bot.chasing.organisations import pick_organisations, workspace_organisation
 from bot.chasing.permissions import NotAllowed
 from bot.chasing.recipients import BadEmail, sender_address
 from bot.chasing.schedule_editor import ScheduleBook, Sender
-from bot.chasing.schedules import FormField, read_form
+from bot.chasing.schedule_form import FormField, read_form
 from bot.errors import UserFacingError
 from bot.handlers import errors
 from bot.handlers.chaser_command import BadArguments, Call, Route
