@@ -178,3 +178,19 @@ def test_a_form_says_what_to_fix_in_the_part_that_is_wrong(form, field, says) ->
     result = read_form(form)
     assert result.spec is None and list(result.errors) == [field]
     assert says in result.errors[field].render(SLACK)
+
+
+def test_a_long_or_huge_typed_step_is_answered_in_a_short_line() -> None:
+    long_line = "x" * 5000
+    for form in (ScheduleForm(name="A", overdue=long_line),
+                 ScheduleForm(name="A", overdue="1:" + long_line),
+                 ScheduleForm(name="A", overdue="9" * 4000),
+                 ScheduleForm(name="A", overdue="1:template=" + long_line)):
+        (said,) = read_form(form).errors.values()
+        assert len(said.render(SLACK)) < 300
+
+
+def test_a_part_holds_at_most_twenty_steps() -> None:
+    result = read_form(ScheduleForm(name="A", overdue="\n".join(str(d) for d in range(21))))
+    assert result.errors[FormField.OVERDUE].render(SLACK) == "At most 20 steps overdue."
+    assert read_form(ScheduleForm(name="A", overdue="\n".join(str(d) for d in range(20)))).spec

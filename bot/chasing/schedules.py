@@ -28,11 +28,18 @@ class Part(StrEnum):
 TEMPLATES = ("due_soon", "overdue", "final_notice", "thank_you")
 DEFAULT_TEMPLATE = {Part.BEFORE_DUE: "due_soon", Part.OVERDUE: "overdue", Part.PAID: "thank_you"}
 MAX_DAYS = 3650
+MAX_STEPS = 20  # per part: Chaser's schedules have a handful; more is a typing accident
 DEFAULT_SCHEDULE_NAME = "Default"
 
 
 class ScheduleError(UserFacingError):
     """A schedule or step as typed cannot be used; the message says what to change."""
+
+
+def _shown(value: object, limit: int = 30) -> str:
+    """What was typed, quoted and cut short: an error stays one readable line."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 @dataclass(frozen=True)
@@ -108,14 +115,17 @@ def validate(spec: ScheduleSpec) -> ScheduleSpec:
     seen: set[str] = set()
     for step in spec.steps:
         if not 0 <= step.days <= MAX_DAYS:
-            raise ScheduleError(f"Step days must be 0 to {MAX_DAYS} (got {step.days}).")
+            raise ScheduleError(f"Step days must be 0 to {MAX_DAYS} (got {_shown(step.days)}).")
         if step.template not in TEMPLATES:
             raise ScheduleError(
-                f"Unknown template {step.template!r}: use one of {', '.join(TEMPLATES)}."
+                f"Unknown template {_shown(step.template)}: use one of {', '.join(TEMPLATES)}."
             )
         if step.key in seen:
             raise ScheduleError(f"Two steps fall on the same day ({step.key}).")
         seen.add(step.key)
+    for part in (Part.BEFORE_DUE, Part.OVERDUE):
+        if sum(1 for s in spec.steps if s.part is part) > MAX_STEPS:
+            raise ScheduleError(f"At most {MAX_STEPS} steps {part.value.replace('_', ' ')}.")
     if sum(1 for s in spec.steps if s.part is Part.PAID) > 1:
         raise ScheduleError("A schedule has at most one thank-you step.")
     if spec.repeat_every_days is not None:
@@ -226,7 +236,8 @@ def parse_step(part: Part, text: str) -> StepSpec:
     try:
         days = int(days_text)
     except ValueError:
-        raise ScheduleError(f"{text!r} is not a step: write {STEP_SYNTAX}.") from None
+        raise ScheduleError(f"{_shown(text.strip())} is not a step: write {STEP_SYNTAX}.") \
+            from None
     step = StepSpec(part, days, DEFAULT_TEMPLATE[part])
     for flag in filter(None, (f.strip() for f in flags_text.split(","))):
         if flag.startswith("template="):
@@ -234,7 +245,7 @@ def parse_step(part: Part, text: str) -> StepSpec:
         elif flag in _FLAGS:
             step = replace(step, **_FLAGS[flag])  # type: ignore[arg-type]
         else:
-            raise ScheduleError(f"Unknown step flag {flag!r}: write {STEP_SYNTAX}.")
+            raise ScheduleError(f"Unknown step flag {_shown(flag)}: write {STEP_SYNTAX}.")
     return step
 
 
