@@ -139,3 +139,21 @@ def test_another_workspace_cannot_read_or_edit_the_organisation(stage) -> None:
                     make_default=True)
     with session_scope(books.session_factory) as session:
         assert organisation_settings(session, books.connection_id).sender_name == "Sam Accounts"
+
+
+def test_two_admins_saving_at_once_leave_one_whole_schedule(stage) -> None:
+    # Each save replaces the steps; the database's one write lock makes them take turns, so
+    # the schedule ends as one of the two, never a mix or a unique-key failure.
+    from concurrent.futures import ThreadPoolExecutor
+
+    books, editor, workspace_id, _ = stage
+    admin = Actor(ADMIN, "T0CHASER01", workspace_id)
+    specs = [ScheduleSpec("Default", tuple(StepSpec(Part.OVERDUE, d, "overdue") for d in days))
+             for days in ((1, 5, 9), (2, 5, 30, 60))]
+    for _ in range(3):
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda spec: editor.save(admin, books.connection_id, spec,
+                                                   make_default=False), specs))
+        (stored,) = editor.book(workspace_id, books.connection_id).schedules
+        assert stored.spec in specs
+    assert actions(books.session_factory) == [("schedule.saved", ADMIN)] * 6
