@@ -24,6 +24,7 @@ from bot.chasing.ports import (
     PublishFailed,
 )
 from bot.slack_clients import UnknownWorkspace
+from bot.slack_people import SlackDirectory
 from storage import notices, repositories
 from storage.db import session_scope
 from storage.models import ConnectionStatus, MemberRole
@@ -87,9 +88,11 @@ class SlackNotifier:
     """Notifier: each admin hears once per incident that an organisation needs reconnecting
     (with a Reconnect button), and once that it is back and chasing has resumed.
 
-    Incidents and DMs are rows (storage/notices.py) keyed so that several instances, retries
-    and repeated events still send each DM once. What the connecting person hears about their
-    own connect goes to `connected` (the connect flow's notifier).
+    Admins are the workspace's admins and owners (users.list, through `directory`), whoever
+    connected Xero and anyone added in settings. Incidents and DMs are rows
+    (storage/notices.py) keyed so that several instances, retries and repeated events still
+    send each DM once. What the connecting person hears about their own connect goes to
+    `connected` (the connect flow's notifier).
     """
 
     def __init__(
@@ -99,18 +102,26 @@ class SlackNotifier:
         clock: Callable[[], datetime],
         *,
         connected: Notifier | None = None,
+        directory: SlackDirectory | None = None,
     ) -> None:
         self._client_for_team = client_for_team
         self._session_factory = session_factory
         self._clock = clock
         self._connected = connected or LoggingNotifier()
+        self._directory = directory or SlackDirectory(client_for_team)
 
     def connection_lost(self, event: ConnectionLost) -> None:
-        """Open (or join) the connection's incident and DM each admin not yet told of it."""
+        """Open (or join) the connection's incident and DM each admin not yet told of it.
+
+        Safe to repeat (catch_up does, every minute): admins a failed users.list left out
+        hear at the next try, and nobody hears twice."""
+        # Slack is asked before the transaction: no database lock is held over a network call.
+        workspace_admins = self._workspace_admins(event.team_id)
         with session_scope(self._session_factory) as session:
             incident_id, _ = notices.open_incident(session, event.connection_id,
                                                    reason=event.reason, now=self._clock())
-            admins = admins_to_tell(session, event.workspace_id, event.connection_id)
+            admins = admins_to_tell(session, event.workspace_id, event.connection_id,
+                                    workspace_admins)
         name = event.tenant_name or event.tenant_id
         for user in admins:
             self._dm_once(
@@ -173,6 +184,23 @@ class SlackNotifier:
             self._admins_hear_it_is_back(regained)
         return len(lost) + len(back)
 
+    def _workspace_admins(self, team_id: str) -> list[str]:
+        """The workspace's admins and owners; [] (and a log line saying why) when Slack cannot
+        list them, so the admins named in settings and the connector are still told."""
+        try:
+            return self._directory.workspace_admins(team_id)
+        except SlackApiError as exc:
+            reason = slack_error(exc)
+            hint = (" (reinstall the Slack app with the users:read scope)"
+                    if reason == "missing_scope" else "")
+            log.warning("could not list the admins of Slack workspace %s: users.list answered "
+                        "%s%s; telling the admins named in settings and whoever connected Xero",
+                        team_id, reason, hint)
+        except UnknownWorkspace:
+            log.warning("no Slack installation for workspace %s to list its admins: telling the "
+                        "admins named in settings and whoever connected Xero", team_id)
+        return []
+
     def _dm_once(self, key: str, team_id: str, user: str, connection_id: int, *, text: str,
                  blocks: list[dict[str, Any]]) -> None:
         with session_scope(self._session_factory) as session:
@@ -194,11 +222,12 @@ class SlackNotifier:
                                      message_ts=str(response["ts"]), now=self._clock())
 
 
-def admins_to_tell(session: Session, workspace_id: int, connection_id: int) -> list[str]:
-    """Who hears about a lost connection: the admins named in settings and whoever connected
-    it (Slack's own workspace admins are not listed by any API a bot may call cheaply)."""
+def admins_to_tell(session: Session, workspace_id: int, connection_id: int,
+                   workspace_admins: list[str]) -> list[str]:
+    """Who hears about a lost connection, each once: the admins named in settings, whoever
+    connected it, and the workspace's own admins and owners (as Slack listed them)."""
     people = repositories.workspace_member_ids(session, workspace_id, MemberRole.ADMIN)
     connection = repositories.get_connection(session, connection_id)
     if connection is not None and connection.connected_by:
         people.append(connection.connected_by)
-    return list(dict.fromkeys(people))
+    return list(dict.fromkeys([*people, *workspace_admins]))

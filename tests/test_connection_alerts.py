@@ -160,3 +160,58 @@ def test_a_connection_lost_and_regained_from_a_terminal_is_still_told_once(lost_
     slack_notifier.catch_up()
     back = [c.args["channel"] for c in dms(world) if "reconnected" in c.args["text"]]
     assert sorted(back) == [ADMIN, OWNER]
+
+
+def told_lost(world: Any) -> list[str]:
+    return sorted(c.args["channel"] for c in dms(world) if "needs reconnecting" in c.args["text"])
+
+
+def name_settings_admins(world: Any, people: list[str]) -> None:
+    with session_scope(world.deps.session_factory) as session:
+        cli = repositories.workspace_by_team_id(session, CLI_WORKSPACE_TEAM_ID)
+        repositories.set_workspace_members(session, cli.id, MemberRole.ADMIN, people)
+
+
+def test_the_workspaces_own_admins_and_owners_hear_too_once_each_and_hear_it_is_back(
+    lost_world
+):
+    world = lost_world
+    world.fake.add_user("U0PRIMARY", is_primary_owner=True)
+    world.fake.add_user("U0GONE", is_admin=True, deleted=True)  # deactivated: never told
+    world.fake.add_user("U0ROBOT", is_admin=True, is_bot=True)  # a bot: never told
+    world.fake.users_page_size = 2  # seven members: four pages of users.list
+    name_settings_admins(world, [MEMBER, ADMIN])  # MEMBER is an admin by settings only
+    lose_connection(world)
+    world.deps.notifier.catch_up()  # the same incident seen again: nobody hears twice
+
+    assert told_lost(world) == sorted([ADMIN, MEMBER, OWNER, "U0PRIMARY"])
+    pages = world.fake.calls_to("users.list", ok=True)
+    assert [bool(page.args.get("cursor")) for page in pages] == [False, True, True, True]
+    assert {page.args["limit"] for page in pages} == {"200"}  # listed once: then cached
+
+    connect_unattended(world.deps)
+    back = sorted(c.args["channel"] for c in dms(world) if "reconnected" in c.args["text"])
+    assert back == told_lost(world)
+
+
+@pytest.mark.parametrize("failure", ["missing_scope", "ratelimited"])
+def test_when_slack_cannot_list_its_admins_the_others_still_hear_and_a_log_says_why(
+    lost_world, caplog, failure
+):
+    world = lost_world
+    name_settings_admins(world, [MEMBER])
+    if failure == "ratelimited":
+        world.fake.rate_limit("users.list", retry_after=30)
+    else:
+        world.fake.fail("users.list", failure)
+    with caplog.at_level("WARNING", logger="bot.slack_notifier"):
+        lose_connection(world)
+    assert told_lost(world) == [MEMBER]
+    (said,) = [r.getMessage() for r in caplog.records if "users.list" in r.getMessage()]
+    assert f"users.list answered {failure}" in said
+    assert ("users:read" in said) == (failure == "missing_scope")
+
+    # A minute later the catch-up lists them: the workspace's admins hear, still once each.
+    world.deps.notifier.catch_up()
+    world.deps.notifier.catch_up()
+    assert told_lost(world) == sorted([ADMIN, MEMBER, OWNER])

@@ -151,3 +151,18 @@ def test_socket_mode_urls_need_an_app_level_token(client, fake_slack):
         == "not_allowed_token_type"
     url = client.apps_connections_open(app_token=APP_TOKEN)["url"]
     assert url.startswith("ws://127.0.0.1:")
+
+
+def test_users_list_pages_with_cursors_and_lists_bots_and_deleted_users_too(client, fake_slack):
+    fake_slack.add_user("U0GONE", deleted=True)
+    fake_slack.users_page_size = 2  # Slack may return fewer than `limit` asks for
+    pages = [client.users_list(limit=200)]
+    while cursor := pages[-1]["response_metadata"]["next_cursor"]:
+        pages.append(client.users_list(limit=200, cursor=cursor))
+    members = [user for page in pages for user in page["members"]]
+    assert [len(page["members"]) for page in pages] == [2, 2, 1]
+    assert len({user["id"] for user in members}) == 5  # three people, one gone, the app's bot
+    assert {user["id"] for user in members if user["is_bot"]} == {
+        fake_slack.workspace().bot_user_id}
+    assert [user["deleted"] for user in members if user["id"] == "U0GONE"] == [True]
+    assert error_of(lambda: client.users_list(cursor="not-a-cursor")) == "invalid_cursor"

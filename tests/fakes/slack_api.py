@@ -12,6 +12,7 @@ the socket says hello, and `fake.send_envelope(...)` delivers payloads and waits
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -55,6 +56,7 @@ REQUIRED = {
     "conversations.open": (),
     "conversations.info": ("channel",),
     "users.info": ("user",),
+    "users.list": (),
     "auth.test": (),
     "apps.connections.open": (),
     "oauth.v2.access": (),
@@ -127,6 +129,9 @@ class FakeSlack:
         self._sockets: list[_Socket] = []
         self.sockets_opened = 0
         self.acks: dict[str, dict[str, Any]] = {}
+        # users.list may return fewer members than `limit` asks for (its docs say so): a small
+        # page here makes a handful of users take several pages.
+        self.users_page_size: int | None = None
         self.add_workspace(DEFAULT_TEAM, name="Chaser Test Co", bot_token=BOT_TOKEN)
         self._server = BackgroundServer(self._asgi(), name="fake-slack", graceful_seconds=1)
         self.url = self._server.url
@@ -170,14 +175,15 @@ class FakeSlack:
 
     def add_user(self, user_id: str, *, team_id: str = DEFAULT_TEAM, name: str | None = None,
                  email: str | None = None, is_admin: bool = False, is_owner: bool = False,
-                 is_bot: bool = False, deleted: bool = False,
+                 is_primary_owner: bool = False, is_bot: bool = False, deleted: bool = False,
                  tz: str = "Pacific/Auckland") -> dict[str, Any]:
         """A user object shaped like users.info's (docs.slack.dev/reference/objects/user-object)."""
         name = name or user_id.lower()
         user = {
             "id": user_id, "team_id": team_id, "name": name, "real_name": name.title(),
-            "deleted": deleted, "is_admin": is_admin, "is_owner": is_owner,
-            "is_primary_owner": False, "is_restricted": False, "is_ultra_restricted": False,
+            "deleted": deleted, "is_admin": is_admin, "is_owner": is_owner or is_primary_owner,
+            "is_primary_owner": is_primary_owner, "is_restricted": False,
+            "is_ultra_restricted": False,
             "is_bot": is_bot, "is_app_user": False, "tz": tz,
             "profile": {"display_name": name, "real_name": name.title(),
                         **({"email": email} if email else {})},
@@ -575,6 +581,30 @@ class FakeSlack:
         if user is None:
             raise SlackApiError("user_not_found")
         return {"user": user}
+
+    def _users_list(self, ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        """Every member, the app's bot user and deleted users included, a page at a time: `limit`
+        (none: all), `cursor` from the last page's response_metadata.next_cursor, "" at the end
+        (docs.slack.dev/reference/methods/users.list, docs.slack.dev/apis/web-api/pagination)."""
+        bot = {"id": ws.bot_user_id, "team_id": ws.team_id, "name": "chaser", "deleted": False,
+               "is_admin": False, "is_owner": False, "is_primary_owner": False,
+               "is_bot": True, "is_app_user": False, "profile": {"display_name": "chaser"}}
+        members = sorted([bot, *ws.users.values()], key=lambda user: user["id"])
+        start = 0
+        if args.get("cursor"):
+            try:
+                after = base64.b64decode(str(args["cursor"]), validate=True).decode()
+                start = [user["id"] for user in members].index(after.removeprefix("user:"))
+            except (ValueError, UnicodeDecodeError):
+                raise SlackApiError("invalid_cursor") from None
+        limit = int(args.get("limit") or 0) or len(members)
+        if self.users_page_size is not None:
+            limit = min(limit, self.users_page_size)
+        page = members[start:start + limit]
+        rest = members[start + limit:]
+        cursor = base64.b64encode(f"user:{rest[0]['id']}".encode()).decode() if rest else ""
+        return {"members": page, "cache_ts": int(time.time()),
+                "response_metadata": {"next_cursor": cursor}}
 
     def _oauth_access(self, args: dict[str, Any]) -> dict[str, Any]:
         if args.get("client_id") != CLIENT_ID or args.get("client_secret") != CLIENT_SECRET:
