@@ -63,7 +63,7 @@ def run_floor(port: int, api_url: str, stock: bool) -> None:
         async def endpoint(request):
             return await handler.handle(request)
     else:
-        endpoint = SlackEndpoint(app).handle
+        endpoint = SlackEndpoint(app, SIGNING_SECRET).handle
     web = Starlette(routes=[Route("/slack/events", endpoint, methods=["POST"])])
     uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 

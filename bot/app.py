@@ -55,6 +55,8 @@ class ChaserApp(App):
     def __init__(self, *, executor: ThreadPoolExecutor, **kwargs: Any) -> None:
         super().__init__(listener_executor=executor, **kwargs)
         self.executor = executor
+        # bot/web.py checks a request's signature before Bolt parses its body.
+        self.signing_secret: str | None = kwargs.get("signing_secret")
         self.registered_commands: set[str] = set()
         self.registered_events: set[str] = set()
         self.clients: SlackClients | None = None  # set by create_app

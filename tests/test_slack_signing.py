@@ -71,3 +71,36 @@ def test_a_body_changed_after_signing_gets_401(slack_world: SlackWorld):
     headers = signed_headers(send.secret, "text=help&user_id=U0MEMBER")
     forged = send.http.post(send.url, content=b"text=status&user_id=U0ADMIN", headers=headers)
     assert forged.status_code == 401
+
+
+def test_an_unsigned_body_gets_401_whatever_it_holds(slack_world: SlackWorld):
+    # Checked before anything parses the body: JSON that is broken or not an object, and a
+    # `payload=` that is not JSON, are no more than any other unsigned request.
+    send = slack_world.send
+    for body, content_type in [("payload=%7Bnope", "application/x-www-form-urlencoded"),
+                               ("payload=%5B1%2C2%5D", "application/x-www-form-urlencoded"),
+                               ("{nope", "application/json"), ("[1, 2]", "application/json"),
+                               ("null", "application/json")]:
+        answer = send.http.post(send.url, content=body.encode(),
+                                headers={"Content-Type": content_type})
+        assert answer.status_code == 401, (body, answer.text)
+
+
+def test_a_timestamp_that_is_not_a_number_gets_401(slack_world: SlackWorld):
+    for timestamp in ("abc", "", "1e9"):
+        sent = slack_world.send.command("help", user=MEMBER,
+                                        headers={"X-Slack-Request-Timestamp": timestamp})
+        assert sent.response.status_code == 401, (timestamp, sent.response.text)
+
+
+def test_a_signed_body_with_no_slack_payload_in_it_gets_400_and_runs_nothing(
+    slack_world: SlackWorld,
+):
+    send = slack_world.send
+    for body, content_type in [("payload=%7Bnope", "application/x-www-form-urlencoded"),
+                               ("payload=null", "application/x-www-form-urlencoded"),
+                               ("{nope", "application/json"), ('"text"', "application/json"),
+                               ("[1, 2]", "application/json")]:
+        answer = send.post(body, content_type=content_type)
+        assert answer.status_code == 400, (body, answer.text)
+    assert send.command("help", user=MEMBER).response.status_code == 200
