@@ -66,11 +66,12 @@ class SettingsForm(msgspec.Struct, frozen=True, tag="g1", tag_field="v"):
     c: int  # connection id
 
 
-class ScheduleRef(msgspec.Struct, frozen=True, tag="h1", tag_field="v"):
+class ScheduleRef(msgspec.Struct, frozen=True, tag="h1", tag_field="v", omit_defaults=True):
     """The schedule modal's private_metadata: the organisation and the schedule it edits."""
 
     c: int  # connection id
     s: int | None = None  # schedule id; None: a new schedule
+    r: bool = False  # opened on its own (not pushed over the settings modal)
 
 
 class ScheduleAssign(msgspec.Struct, frozen=True, tag="a1", tag_field="v"):

@@ -109,7 +109,14 @@ def test_a_new_schedule_asks_for_its_name_and_starts_from_the_default() -> None:
     view = schedule_modal(ScheduleModalValues(
         connection_id=7, organisation="Kiwi", choices=CHOICES, chosen=None,
         spec=DEFAULT_SCHEDULE, is_default=False))
+    assert view["private_metadata"] == '{"v":"h1","c":7}'
     assert decode_as(view["private_metadata"], ScheduleRef) == ScheduleRef(c=7, s=None)
+    assert view["close"] == plain("Back")  # pushed over the settings modal
+    alone = schedule_modal(ScheduleModalValues(
+        connection_id=7, organisation="Kiwi", choices=CHOICES, chosen=1,
+        spec=DEFAULT_SCHEDULE, is_default=True, root=True))
+    assert alone["close"] == plain("Cancel")
+    assert decode_as(alone["private_metadata"], ScheduleRef) == ScheduleRef(c=7, s=1, r=True)
     blocks = {b.get("block_id"): b for b in view["blocks"]}
     assert blocks["schedule_pick"]["element"]["initial_option"] == option("New schedule…", "new")
     assert blocks["schedule_name:new"] == {

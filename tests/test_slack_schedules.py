@@ -188,7 +188,9 @@ def test_picking_new_schedule_redraws_the_modal_and_a_taken_name_is_refused(worl
                           "type": "static_select", "selected_option": new})
     world.fake.wait_for_calls("views.update")
     redrawn = world.fake.views[opened["id"]]
-    assert decode_as(redrawn["private_metadata"], ScheduleRef) == ScheduleRef(c=connection_id)
+    assert decode_as(redrawn["private_metadata"], ScheduleRef) == ScheduleRef(c=connection_id,
+                                                                              r=True)
+    assert redrawn["close"]["text"] == "Cancel"  # opened on its own: nothing to go back to
     assert Block.SCHEDULE_NAME in inputs(redrawn)
     # New block ids, so Slack shows the new values rather than keeping what was typed.
     assert inputs(redrawn)[Block.SCHEDULE_OVERDUE]["block_id"] == "schedule_overdue:new"

@@ -41,6 +41,7 @@ class ScheduleModalValues:
     sender_email: str | None = None
     escalated_sender_name: str | None = None
     escalated_sender_email: str | None = None
+    root: bool = False  # opened on its own: its close button cancels instead of going back
 
 
 def block_id(block: Block, chosen: int | None) -> str:
@@ -141,10 +142,11 @@ def schedule_modal(values: ScheduleModalValues) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": View.SCHEDULE,
-        "private_metadata": encode(ScheduleRef(c=values.connection_id, s=chosen)),
+        "private_metadata": encode(ScheduleRef(c=values.connection_id, s=chosen,
+                                               r=values.root)),
         "title": _plain(messages.SCHEDULE_TITLE),
         "submit": _plain(messages.SCHEDULE_SAVE),
-        "close": _plain(messages.SCHEDULE_BACK),
+        "close": _plain(messages.SETTINGS_CANCEL if values.root else messages.SCHEDULE_BACK),
         "blocks": blocks,
     }
 

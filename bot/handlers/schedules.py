@@ -82,7 +82,8 @@ def split_customer(words: Sequence[str], names: Sequence[str]) -> tuple[str, str
     return None
 
 
-def modal_values(book: ScheduleBook, chosen: int | None) -> ScheduleModalValues:
+def modal_values(book: ScheduleBook, chosen: int | None, *,
+                 root: bool = False) -> ScheduleModalValues:
     """The modal's values showing schedule `chosen` (DEFAULT: the default; None: a new one,
     starting from the default's steps)."""
     default = next((s for s in book.schedules if s.is_default), book.schedules[0])
@@ -94,7 +95,7 @@ def modal_values(book: ScheduleBook, chosen: int | None) -> ScheduleModalValues:
         is_default=chosen is not None and stored.is_default,
         sender_name=book.sender.name, sender_email=book.sender.email,
         escalated_sender_name=book.escalated_sender.name,
-        escalated_sender_email=book.escalated_sender.email)
+        escalated_sender_email=book.escalated_sender.email, root=root)
 
 
 def _listing(book: ScheduleBook) -> ScheduleListing:
@@ -125,7 +126,7 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
                 connection_id = connection.id
             book = editor.book(call.workspace_id, connection_id)
             client.views_open(trigger_id=call.trigger_id,
-                              view=schedule_modal(modal_values(book, DEFAULT)))
+                              view=schedule_modal(modal_values(book, DEFAULT, root=True)))
         else:
             assign_typed(call, args.words, respond)
 
@@ -188,7 +189,7 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
             book = editor.book(actor_of(body, context).workspace_id, ref.c)
             # The hash makes Slack refuse the update if the view changed meanwhile.
             client.views_update(view_id=view["id"], hash=view.get("hash"), view=schedule_modal(
-                modal_values(book, None if value == NEW else int(value))))
+                modal_values(book, None if value == NEW else int(value), root=ref.r)))
         except Exception as error:  # after the ack: see errors.report
             errors.report(error, body, client)
 
