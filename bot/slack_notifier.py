@@ -109,6 +109,9 @@ class SlackNotifier:
         self._clock = clock
         self._connected = connected or LoggingNotifier()
         self._directory = directory or SlackDirectory(client_for_team)
+        # Why each workspace's admins could not be listed, last time: the catch-up asks every
+        # minute, and a scope missing for days is one warning, not one a minute.
+        self._listing_failed: dict[str, str] = {}
 
     def connection_lost(self, event: ConnectionLost) -> None:
         """Open (or join) the connection's incident and DM each admin not yet told of it.
@@ -188,18 +191,30 @@ class SlackNotifier:
         """The workspace's admins and owners; [] (and a log line saying why) when Slack cannot
         list them, so the admins named in settings and the connector are still told."""
         try:
-            return self._directory.workspace_admins(team_id)
+            admins = self._directory.workspace_admins(team_id)
         except SlackApiError as exc:
             reason = slack_error(exc)
             hint = (" (reinstall the Slack app with the users:read scope)"
                     if reason == "missing_scope" else "")
-            log.warning("could not list the admins of Slack workspace %s: users.list answered "
-                        "%s%s; telling the admins named in settings and whoever connected Xero",
-                        team_id, reason, hint)
+            self._listing_failure(
+                team_id, reason, "could not list the admins of Slack workspace %s: users.list "
+                "answered %s%s; telling the admins named in settings and whoever connected Xero",
+                team_id, reason, hint)
         except UnknownWorkspace:
-            log.warning("no Slack installation for workspace %s to list its admins: telling the "
-                        "admins named in settings and whoever connected Xero", team_id)
+            self._listing_failure(
+                team_id, "unknown_workspace", "no Slack installation for workspace %s to list its "
+                "admins: telling the admins named in settings and whoever connected Xero", team_id)
+        else:
+            if self._listing_failed.pop(team_id, None) is not None:
+                log.info("listed the admins of Slack workspace %s again", team_id)
+            return admins
         return []
+
+    def _listing_failure(self, team_id: str, reason: str, *args: object) -> None:
+        """Warn once per workspace and reason; repeats of the same failure are debug lines."""
+        repeated = self._listing_failed.get(team_id) == reason
+        self._listing_failed[team_id] = reason
+        log.log(logging.DEBUG if repeated else logging.WARNING, *args)
 
     def _dm_once(self, key: str, team_id: str, user: str, connection_id: int, *, text: str,
                  blocks: list[dict[str, Any]]) -> None:

@@ -215,3 +215,21 @@ def test_when_slack_cannot_list_its_admins_the_others_still_hear_and_a_log_says_
     world.deps.notifier.catch_up()
     world.deps.notifier.catch_up()
     assert told_lost(world) == sorted([ADMIN, MEMBER, OWNER])
+
+
+def test_a_listing_failure_that_lasts_is_one_warning_not_one_a_minute(lost_world, caplog):
+    world = lost_world
+    name_settings_admins(world, [MEMBER])
+    world.fake.fail("users.list", "missing_scope", times=4)
+    with caplog.at_level("DEBUG", logger="bot.slack_notifier"):
+        lose_connection(world)
+        world.deps.notifier.catch_up()
+        world.deps.notifier.catch_up()  # the scope is still missing, minutes later
+    said = [r for r in caplog.records if "users.list" in r.getMessage()]
+    assert [r.levelname for r in said] == ["WARNING", "DEBUG", "DEBUG"]
+    assert told_lost(world) == [MEMBER]
+    world.deps.notifier.catch_up()  # one more failure; then the scope is granted
+    with caplog.at_level("INFO", logger="bot.slack_notifier"):
+        world.deps.notifier.catch_up()
+    assert any("listed the admins" in r.getMessage() for r in caplog.records)
+    assert told_lost(world) == sorted([ADMIN, MEMBER, OWNER])
