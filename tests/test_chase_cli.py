@@ -132,6 +132,21 @@ def test_without_smtp_the_emails_are_eml_files_in_the_outbox(make_world, migrate
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == run["sent"] > 0
 
 
+def test_a_run_that_stops_early_says_why_in_its_json_too(make_world, migrated_db, tmp_path):
+    # No sender address and no SMTP_FROM: the run stops before its first email; a script
+    # reading --json learns why, as a person reading the text does.
+    world = make_world(contacts=6, invoices=40)
+    env = env_for(world, migrated_db, tmp_path)
+    said = cli(env, "chase", "--now")
+    assert said.exit_code == 1 and "stopped early: Reminders need an address" in " ".join(
+        said.stdout.split())
+    result = cli(env, "chase", "--now", "--json")
+    assert result.exit_code == 1, result.output
+    run = json.loads(result.stdout)[0]
+    assert run["sent"] == 0
+    assert run["stopped"] and run["stopped"].startswith("Reminders need an address")
+
+
 def test_schedule_show_set_and_assign(make_world, migrated_db, tmp_path):
     world = make_world(contacts=4, invoices=10)
     env = env_for(world, migrated_db, tmp_path)

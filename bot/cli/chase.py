@@ -205,7 +205,8 @@ def run_chase(settings: Settings, console: Console, *, org: str | None, dry_run:
                     sender=sender, sync=syncer.sync, ignore_window=now,
                 )
                 result = outcome.result
-                figures.append({**plan_as_dict(outcome.plan), "stopped": outcome.stopped,
+                stopped = outcome.stopped or (result.stopped if result else None)
+                figures.append({**plan_as_dict(outcome.plan), "stopped": stopped,
                                 "sent": result.emails_sent if result else 0,
                                 "failed": result.failed if result else 0,
                                 "destination": sender.destination})
