@@ -731,6 +731,8 @@ SCHEDULE_DEFAULT_MARK = " (default)"
 SCHEDULE_ON_IT = "{count} customers on it"
 SCHEDULE_REPEAT_LINE = "then the last overdue chase again every {every} days{cap}"
 SCHEDULE_NO_THANK_YOU = "no thank-you after payment"
+SCHEDULES_NOT_SHOWN = ("{count} more schedule(s) not shown here: `chaser schedule show` in a "
+                       "terminal lists them all.")
 SCHEDULE_FOOTER = say("Change them with {cmd[schedule edit]} (admins) or in {cmd[settings]}; "
                       "put a customer on one with {cmd[schedule customer <name> <schedule>]}.")
 

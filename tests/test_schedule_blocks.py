@@ -161,13 +161,13 @@ def test_the_listing_shows_each_organisations_schedules_and_how_to_change_them()
         {"type": "section", "text": {"type": "mrkdwn", "text": (
             "*Default* (default)\n"
             "• 7 days before due — due_soon, grouped\n"
-            "• 1 days after due — overdue, grouped\n"
+            "• 1 day after due — overdue, grouped\n"
             "• then the last overdue chase again every 7 days, at most 8 times\n"
-            "• 0 days after payment — thank_you, grouped")}},
+            "• on payment — thank_you, grouped")}},
         {"type": "section", "text": {"type": "mrkdwn", "text": (
             "*Strict* · 2 customers on it\n"
             "• 3 days before due — due_soon, one email per invoice\n"
-            "• 1 days after due — overdue, grouped\n"
+            "• 1 day after due — overdue, grouped\n"
             "• 14 days after due — final_notice, grouped, escalated sender, escalated "
             "recipients, needs approval\n"
             "• then the last overdue chase again every 7 days, until paid\n"
@@ -200,3 +200,14 @@ def test_a_notice_only_says_its_text() -> None:
         "type": "modal", "callback_id": "notice", "title": plain("chaser-bot"),
         "close": plain("Back"), "blocks": [{"type": "section", "text": {
             "type": "mrkdwn", "text": "Only admins can change chasing schedules."}}]}
+
+
+def test_more_schedules_than_a_message_holds_are_counted_not_dropped():
+    many = [ListedSchedule(ScheduleSpec(f"Terms {n}", STRICT.steps, 7, None), False, 0)
+            for n in range(60)]
+    blocks = schedule_list_blocks([ScheduleListing("Kiwi", many)])
+    assert len(blocks) == 50  # Slack's most for a message
+    shown = sum(block["type"] == "section" for block in blocks)
+    assert shown == 48  # the header, 48 schedules, the footer
+    footer = blocks[-1]["elements"][0]["text"]
+    assert footer.startswith("12 more schedule(s) not shown here: `chaser schedule show`")

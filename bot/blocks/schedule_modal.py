@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import messages
+from bot.blocks.digest import MAX_BLOCKS as MESSAGE_BLOCKS
 from bot.chasing.schedule_form import FormField, ScheduleForm
 from bot.chasing.schedules import Part, ScheduleSpec, describe_step, steps_text
 from bot.ids import Action, Block, Field, View
@@ -256,9 +257,13 @@ def schedule_list_blocks(listings: list[ScheduleListing]) -> list[dict[str, Any]
             f"{messages.SCHEDULES_HEADING}: {listing.organisation}"[:150])})
         blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": _schedule_text(s)}}
                    for s in listing.schedules]
-    blocks = blocks[:49]
-    blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": messages.SCHEDULE_FOOTER.render(SLACK)}]})
+    footer = messages.SCHEDULE_FOOTER.render(SLACK)
+    if len(blocks) > MESSAGE_BLOCKS - 1:  # Slack refuses a message of more than 50 blocks
+        shown = blocks[:MESSAGE_BLOCKS - 1]
+        left = sum(block["type"] == "section" for block in blocks[len(shown):])
+        footer = messages.SCHEDULES_NOT_SHOWN.format(count=left) + " " + footer
+        blocks = shown
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
     return blocks
 
 

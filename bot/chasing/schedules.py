@@ -280,10 +280,11 @@ def steps_text(spec: ScheduleSpec, part: Part) -> str:
 
 def describe_step(step: StepSpec) -> str:
     """One line for a person: "14 days after due — final_notice, grouped, escalated sender"."""
+    days = f"{step.days} day" if step.days == 1 else f"{step.days} days"
     when = {
-        Part.BEFORE_DUE: f"{step.days} days before due",
-        Part.OVERDUE: f"{step.days} days after due",
-        Part.PAID: f"{step.days} days after payment",
+        Part.BEFORE_DUE: f"{days} before due",
+        Part.OVERDUE: f"{days} after due",
+        Part.PAID: f"{days} after payment" if step.days else "on payment",
     }[step.part]
     flags = [step.template, "grouped" if step.grouped else "one email per invoice"]
     if step.escalated_sender:
