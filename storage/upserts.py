@@ -28,17 +28,50 @@ UPSERT_CHUNK_ROWS = 5_000
 # Parameters per IN (...) lookup, well under SQLite's limit.
 LOOKUP_CHUNK = 500
 
-_NEVER_SYNCED = {"id", "connection_id", "synced_at"}
-CONTACT_LOCAL_COLUMNS = frozenset({"chasing_paused"})
-INVOICE_LOCAL_COLUMNS = frozenset(
-    {
-        "contact_id",  # resolved here from xero_contact_id
-        "expected_payment_date_source",
-        "expected_payment_date_reason",
-        "chasing_paused",
-        "chasing_paused_until",
-        "chasing_paused_reason",
-    }
+# The columns that mirror Xero, named one by one: a sync writes these (and the few the
+# upserts below set themselves: contact_id, synced_at, the expected date's source) and
+# nothing else. Every other column is the app's own (pauses, disputes) and survives every
+# sync; a column added later stays the app's until it is named here. Derived as "every
+# column but the app's", each new column of the app's was reset by every sync.
+CONTACT_SYNC_COLUMNS = (
+    "xero_contact_id",
+    "name",
+    "first_name",
+    "last_name",
+    "account_number",
+    "contact_status",
+    "merged_to_xero_contact_id",
+    "is_customer",
+    "phones",
+    "addresses",
+    "default_currency",
+    "updated_date_utc",
+)
+INVOICE_SYNC_COLUMNS = (
+    "xero_invoice_id",
+    "invoice_number",
+    "reference",
+    "type",
+    "xero_contact_id",
+    "date",
+    "due_date",
+    "status",
+    "currency_code",
+    "currency_rate",
+    "sub_total",
+    "total_tax",
+    "total",
+    "amount_due",
+    "amount_paid",
+    "amount_credited",
+    "fully_paid_on_date",
+    "sent_to_contact",
+    "has_payments",
+    "has_credit_notes",
+    "has_prepayments",
+    "has_overpayments",
+    "updated_date_utc",
+    "expected_payment_date",
 )
 # An expected date the app holds locally (Xero refused it) outlives whatever Xero sends.
 _KEEP_WHEN_LOCAL = (
@@ -51,14 +84,6 @@ _KEEP_WHEN_LOCAL = (
 def _chunks(items: Sequence[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
-
-
-def _synced_columns(table: Table, local: frozenset[str]) -> tuple[str, ...]:
-    return tuple(c.name for c in table.columns if c.name not in _NEVER_SYNCED | local)
-
-
-CONTACT_SYNC_COLUMNS = _synced_columns(Contact.__table__, CONTACT_LOCAL_COLUMNS)
-INVOICE_SYNC_COLUMNS = _synced_columns(Invoice.__table__, INVOICE_LOCAL_COLUMNS)
 
 
 class _BulkUpsert:
@@ -230,7 +255,7 @@ def upsert_contacts(
     """Insert or update contacts by (connection_id, xero_contact_id); returns rows written.
 
     Each row is the whole synced record keyed by column name (see CONTACT_SYNC_COLUMNS);
-    a missing key is stored as empty. Local state (chasing_paused) is never touched.
+    a missing key is stored as empty. The app's own columns (pauses) are never touched.
     """
     if not rows:
         return 0
@@ -267,9 +292,10 @@ def upsert_invoices(
     """Insert or update invoices by (connection_id, xero_invoice_id); returns rows written.
 
     Each row is the whole synced record keyed by column name (see INVOICE_SYNC_COLUMNS).
-    contact_id is resolved from xero_contact_id (upsert contacts first). Local state is
-    never overwritten: chasing pauses, and an expected payment date whose source is
-    "local" (Xero refused it) survives whatever Xero sends until the app clears it.
+    contact_id is resolved from xero_contact_id (upsert contacts first). The app's own
+    columns are never overwritten: chasing pauses, disputes, and an expected payment date
+    whose source is "local" (Xero refused it) survives whatever Xero sends until the app
+    clears it.
     """
     if not rows:
         return 0

@@ -137,6 +137,34 @@ def test_sync_upsert_never_touches_chasing_pauses(session_factory, connection_id
         assert (contact.name, contact.chasing_paused) == ("Renamed", True)
 
 
+def test_sync_upsert_never_touches_disputes_or_a_customer_pause_until_a_date(
+    session_factory, connection_id
+):
+    with session_factory.begin() as session:
+        upsert_contacts(session, connection_id, [contact_row()])
+        upsert_invoices(session, connection_id, [invoice_row(1)])
+    disputed_at = datetime(2025, 2, 1, 8, 0, tzinfo=UTC)
+    with session_factory.begin() as session:
+        invoice = _invoice(session, connection_id)
+        invoice.disputed, invoice.disputed_reason = True, "goods never arrived"
+        invoice.disputed_by, invoice.disputed_at = "U0FINANCE", disputed_at
+        contact = session.scalars(select(Contact)).one()
+        contact.chasing_paused, contact.chasing_paused_until = True, date(2025, 6, 1)
+        contact.chasing_paused_reason = "paying in instalments"
+    with session_factory.begin() as session:
+        upsert_contacts(session, connection_id, [contact_row(name="Renamed")])
+        upsert_invoices(session, connection_id, [invoice_row(1, status="AUTHORISED")])
+    with session_factory() as session:
+        invoice = _invoice(session, connection_id)
+        assert (invoice.disputed, invoice.disputed_reason) == (True, "goods never arrived")
+        assert (invoice.disputed_by, invoice.disputed_at) == ("U0FINANCE", disputed_at)
+        contact = session.scalars(select(Contact)).one()
+        assert contact.name == "Renamed"
+        assert (contact.chasing_paused_until, contact.chasing_paused_reason) == (
+            date(2025, 6, 1), "paying in instalments",
+        )
+
+
 def test_upsert_refuses_local_only_and_unknown_columns(session_factory, connection_id):
     with session_factory() as session:
         with pytest.raises(ValueError, match="chasing_paused"):

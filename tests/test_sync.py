@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.chasing.mapping import contact_is_chaseable
+from bot.chasing.controls import ChasingControls
+from bot.chasing.mapping import contact_is_chaseable, contact_row, invoice_row
+from bot.chasing.permissions import Actor, Permissions
 from bot.chasing.ports import ConnectionLost
 from bot.chasing.sync import CONTACTS, INVOICES
 from bot.xero.models import decode_contact_page, decode_invoice_page
@@ -21,6 +23,7 @@ from storage.models import (
     Invoice,
     XeroConnection,
 )
+from storage.upserts import CONTACT_SYNC_COLUMNS, INVOICE_SYNC_COLUMNS
 
 RECEIVABLE_SHOWN = "ACCREC"
 
@@ -313,3 +316,44 @@ def test_a_contact_and_invoice_seen_twice_in_one_commit_keep_their_latest_copy(m
     invoice = local_invoice(world, "i-dup")
     assert invoice.status == "PAID" and invoice.amount_due == Decimal("0.00")
     assert invoice.contact_id == contact.id
+
+
+class NoSlackAdmins:
+    """The WorkspaceDirectory port for the operator, whom Slack is never asked about."""
+
+    def is_workspace_admin(self, team_id: str, user_id: str) -> bool:
+        return False
+
+
+def test_a_full_sync_keeps_disputes_and_customer_pauses_set_in_the_app(make_world):
+    world = make_world(contacts=6, invoices=40)
+    sync(world)
+    factory = world.ctx.session_factory
+    controls = ChasingControls(factory, Permissions(factory, NoSlackAdmins(), world.ctx.clock),
+                               world.ctx.clock)
+    with session_scope(factory) as session:
+        invoice = session.scalars(select(Invoice).where(Invoice.contact_id.is_not(None))).first()
+        invoice_id, contact_id = invoice.id, invoice.contact_id
+    until = date.today() + timedelta(days=30)
+    controls.dispute_invoice(Actor.operator(), invoice_id, reason="goods never arrived")
+    controls.pause_contact(Actor.operator(), contact_id, until=until, reason="instalments")
+
+    report = sync(world, full=True)
+
+    assert report.outcome == "ok" and report.full and report.invoices > 0
+    with session_scope(factory) as session:
+        invoice, contact = session.get(Invoice, invoice_id), session.get(Contact, contact_id)
+        assert (invoice.disputed, invoice.disputed_reason) == (True, "goods never arrived")
+        assert invoice.disputed_by == "cli" and invoice.disputed_at is not None
+        assert (contact.chasing_paused, contact.chasing_paused_until) == (True, until)
+        assert contact.chasing_paused_reason == "instalments"
+
+
+def test_the_sync_maps_every_column_that_mirrors_xero():
+    # A synced column the mapping left out would be stored empty by every sync.
+    contact = decode_contact_page(b'{"Contacts": [{"ContactID": "c-1", "Name": "A"}]}')
+    invoice = decode_invoice_page(
+        b'{"Invoices": [{"InvoiceID": "i-1", "Type": "ACCREC", "Contact": {"ContactID": "c-1"}}]}'
+    )
+    assert tuple(contact_row(contact.contacts[0])) == CONTACT_SYNC_COLUMNS
+    assert tuple(invoice_row(invoice.invoices[0])) == INVOICE_SYNC_COLUMNS
