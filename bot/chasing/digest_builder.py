@@ -1,8 +1,8 @@
 """Builds one organisation's digest from the local store (never from Xero), rows streamed.
 
-The figures come from digest.tally in one pass over the open invoices; only the shown page's
-invoices are then read in full. An organisation with 100,000 open invoices never becomes
-100,000 ORM objects (benchmarks/digest_build.py).
+The figures come from digest.tally in one pass over the open invoices' facts, streamed in
+columns; only the shown page's invoices are then read in full. An organisation with 100,000
+open invoices never becomes 100,000 ORM objects (benchmarks/digest_build.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from bot.chasing.digest import (
     PAGE_SIZE,
     ZERO,
-    CustomerFacts,
     Digest,
     DigestLine,
     SkipReason,
@@ -55,7 +54,7 @@ class DigestBuilder:
             today = today or org_today(self._clock(), connection.timezone)
             page = max(0, page)
             figures = tally(
-                digests.receivable_fact_rows(
+                digests.receivable_fact_columns(
                     session, connection_id,
                     invoice_type=RECEIVABLE_TYPE, statuses=OPEN_RECEIVABLE_STATUSES,
                 ),
@@ -69,11 +68,9 @@ class DigestBuilder:
                     minimum_amount=settings.minimum_chase_amount or ZERO,
                     wait_for_expected_date=settings.wait_for_expected_date,
                 ),
-                contacts={
-                    contact_id: CustomerFacts(*facts)
-                    for contact_id, facts in digests.contact_facts(session, connection_id).items()
-                },
+                contacts=digests.contact_facts(session, connection_id),
                 keep=(page + 1) * page_size,
+                amount_of=digests.amount_from_units,
             )
             ranked = sorted(figures.top, key=lambda entry: entry[:3], reverse=True)
             pages = max(1, -(-figures.overdue.count // page_size))
