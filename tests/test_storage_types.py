@@ -131,6 +131,31 @@ def test_column_conversion_binds_what_the_value_conversion_binds(dialect_name):
             assert got == expected and list(map(type, got)) == list(map(type, expected)), name
 
 
+@pytest.mark.parametrize("dialect_name", ["sqlite", "postgresql"])
+def test_flags_bind_exactly_as_sqlalchemy_binds_them(dialect_name):
+    """1 and 0 on SQLite (its sqlite3 binds ints directly, a bool only after an adapter
+    lookup), the bools themselves on PostgreSQL."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.dialects import postgresql
+
+    from storage.types import bulk_bind_processor, bulk_column_processor
+
+    dialect = (
+        create_engine("sqlite://").dialect
+        if dialect_name == "sqlite"
+        else postgresql.psycopg.dialect()
+    )
+    flag = Invoice.__table__.c.has_payments.type
+    sqlalchemy_binds = flag.dialect_impl(dialect).bind_processor(dialect)
+    for values in ([True, False, True], [True, None, False]):
+        expected = [sqlalchemy_binds(value) for value in values]
+        for got in (
+            [bulk_bind_processor(flag, dialect)(value) for value in values],
+            list(bulk_column_processor(flag, dialect)(tuple(values))),
+        ):
+            assert got == expected and list(map(type, got)) == list(map(type, expected))
+
+
 def test_column_conversion_refuses_what_the_value_conversion_refuses():
     from sqlalchemy import create_engine
 
