@@ -454,6 +454,9 @@ NOT_ALLOWED = {
     "choose_recipients": "Only admins can choose who escalated emails go to: {who}.",
     "edit_schedules": "Only admins can change chasing schedules: {who}.",
 }
+OTHER_WORKSPACES_ORGANISATION = say(
+    "That Xero organisation belongs to another Slack workspace; only its own people can act "
+    "on it.")
 
 
 def who_can(user_ids: list[str], *, managers: bool = False) -> str:

@@ -20,7 +20,7 @@ from bot.sandbox.ledger import build_ledger
 from storage import repositories
 from storage.audit import latest_audit
 from storage.db import session_scope
-from storage.models import DigestMessage, DigestStatus, Invoice, MemberRole
+from storage.models import DigestMessage, DigestStatus, Invoice, MemberRole, XeroConnection
 from storage.settings import update_organisation_settings
 from tests.fakes.slack_requests import block_actions_payload, view_submission_payload
 from tests.fixtures.slack import ADMIN, MEMBER
@@ -281,3 +281,33 @@ def test_the_scheduled_digest_job_posts_once_for_its_local_day(digest_world):
     assert job(world.connection_id, tomorrow) == "posted"
     assert job(world.connection_id, tomorrow) == "already_posted"
     assert len(world.fake.calls_to("chat.postMessage", ok=True)) == 2  # today's and tomorrow's
+
+
+def test_a_click_from_another_workspace_is_refused_and_changes_nothing(digest_world):
+    # A Slack Connect channel puts a digest before people of another team: their clicks carry
+    # their own team.id (docs.slack.dev/reference/interaction-payloads/block_actions-payload).
+    world = digest_world
+    with session_scope(world.factory) as session:
+        home = repositories.get_or_create_workspace(session, world.fake.workspace().team_id)
+        session.get(XeroConnection, world.connection_id).workspace_id = home.id
+        stranger = repositories.get_or_create_workspace(session, "T0OTHER01")
+        repositories.set_workspace_members(session, stranger.id, MemberRole.ADMIN, ["U0OTHER"])
+    world.fake.add_workspace("T0OTHER01")
+    world.fake.add_user("U0OTHER", team_id="T0OTHER01", is_admin=True)
+    first = world.line_blocks()[0]
+    payload = block_actions_payload(
+        world.fake, {"action_id": Action.DIGEST_PAUSE.value, "value": ref_of(first)},
+        user="U0OTHER", team_id="T0OTHER01", channel=CHANNEL,
+        message={"type": "message", "ts": world.ts, "text": ""})
+    sent = world.slack.send.interaction(payload)
+    assert sent.response.status_code == 200
+    (said,) = world.fake.wait_for_hook(sent.response_url)
+    assert "belongs to another Slack workspace" in said["text"]
+    assert not world.invoice(invoice_id_of(first)).chasing_paused
+    assert world.fake.calls_to("chat.update") == []
+    with session_scope(world.factory) as session:
+        (refusal,) = latest_audit(session, actions=("permission.refused",))
+        assert (refusal.actor, refusal.detail["team_id"]) == ("U0OTHER", "T0OTHER01")
+    world.click({"action_id": Action.DIGEST_PAUSE.value, "value": ref_of(first)})
+    world.fake.wait_for_calls("chat.update", 1)
+    assert world.invoice(invoice_id_of(first)).chasing_paused

@@ -6,7 +6,9 @@ admin in /chaser settings. Admins connect, disconnect, change settings, pause ev
 choose customers' escalated recipients and edit chasing schedules (and who is on which).
 Managers (added in settings) approve escalations; with no manager named, admins do.
 Everyone may look things up and use the digest's buttons, unless the organisation's settings
-narrow the buttons to admins (OrganisationSettings.buttons_admins_only).
+narrow the buttons to admins (OrganisationSettings.buttons_admins_only). Nobody may act on
+another Slack workspace's organisation, whatever their role there (a click can come from
+another team: Slack Connect channels, or a card forwarded between workspaces).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bot.errors import UserFacingError
 from bot.messages import say
 from storage.audit import record_audit
 from storage.db import session_scope
-from storage.models import ConnectionStatus, MemberRole, XeroConnection
+from storage.models import CLI_WORKSPACE_TEAM_ID, ConnectionStatus, MemberRole, XeroConnection
 from storage.repositories import workspace_member_ids
 from storage.settings import organisation_settings
 
@@ -117,7 +119,11 @@ class Permissions:
     def allowed(self, actor: Actor, capability: Capability, *,
                 connection_id: int | None = None) -> bool:
         """May `actor` do `capability` (for the organisation `connection_id`, if given)?"""
-        if actor.system or capability == Capability.LOOK_UP:
+        if actor.system:
+            return True
+        if self._foreign(actor, connection_id):
+            return False
+        if capability == Capability.LOOK_UP:
             return True
         if capability == Capability.USE_BUTTONS:
             if not self._buttons_narrowed(connection_id):
@@ -132,11 +138,16 @@ class Permissions:
         """Return if allowed; otherwise audit the refusal and raise NotAllowed saying who can."""
         if self.allowed(actor, capability, connection_id=connection_id):
             return
+        foreign = self._foreign(actor, connection_id)
         with session_scope(self._session_factory) as session:
             record_audit(session, action="permission.refused", actor=actor.user_id,
                          workspace_id=actor.workspace_id, connection_id=connection_id,
-                         detail={"capability": capability.value}, at=self._clock())
-            who = self._who_can(session, actor.workspace_id, capability)
+                         detail={"capability": capability.value,
+                                 **({"team_id": actor.team_id} if foreign else {})},
+                         at=self._clock())
+            who = None if foreign else self._who_can(session, actor.workspace_id, capability)
+        if who is None:
+            raise NotAllowed(messages.OTHER_WORKSPACES_ORGANISATION)
         raise NotAllowed(say(messages.NOT_ALLOWED[capability], who=who))
 
     def approvers(self, workspace_id: int | None) -> list[str]:
@@ -168,6 +179,21 @@ class Permissions:
             log.warning("could not ask Slack whether %s is an admin", actor.user_id,
                         exc_info=True)
             return False
+
+    def _foreign(self, actor: Actor, connection_id: int | None) -> bool:
+        """True when the organisation belongs to another Slack workspace than the actor's.
+
+        Organisations connected from the terminal belong to no Slack workspace; they reach
+        Slack only with the single bot token (one workspace), so its people may act on them."""
+        if connection_id is None:
+            return False
+        with session_scope(self._session_factory) as session:
+            connection = session.get(XeroConnection, connection_id)
+            if connection is None:
+                return False  # gone: the service says so in its own words
+            if connection.workspace.slack_team_id == CLI_WORKSPACE_TEAM_ID:
+                return False
+            return connection.workspace_id != actor.workspace_id
 
     def _buttons_narrowed(self, connection_id: int | None) -> bool:
         if connection_id is None:
