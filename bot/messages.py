@@ -760,8 +760,8 @@ SETTINGS_ALERT_OVERDUE_BAD = "Enter an amount above 0, e.g. 5000, or leave it em
 
 def customers_ambiguous(asked: str, names: list[str]) -> Message:
     """Several customers fit a pause or resume: say which, in full."""
-    return say("Several customers match “{asked}”: {names}. Use the full name in quotes, e.g. "
-               "{cmd[pause customer \"Full Name\"]}.", asked=asked, names="; ".join(names))
+    return say("Several customers match “{asked}”: {names}. Write one of them in full, as "
+               "listed here.", asked=asked, names="; ".join(names))
 
 
 def control_outcome(subject: str, organisation: str, paused: bool, until: str | None,

@@ -194,6 +194,44 @@ def test_pause_and_resume_a_customer_and_the_whole_account(world: SlackWorld):
     assert "chased again" in post["text"]
 
 
+def a_customer_in_both_organisations(world: SlackWorld) -> tuple[str, list[tuple[int, str]]]:
+    """One business as a customer of both organisations (renamed so in the sandbox's second
+    organisation, then synced): its name and (contact id, organisation) in each."""
+    with session_scope(world.deps.session_factory) as session:
+        first, second = session.scalars(select(XeroConnection).order_by(XeroConnection.id))
+        name = session.scalars(select(Contact.name).where(
+            Contact.connection_id == first.id).order_by(Contact.id)).first()
+        other = session.scalars(select(Contact).where(
+            Contact.connection_id == second.id, Contact.name != name).order_by(Contact.id)).first()
+        renamed = httpx.post(f"{world.sandbox.url}/_sandbox/ledger/{second.tenant_id}/contacts/"
+                             f"{other.xero_contact_id}", json={"Name": name})
+        assert renamed.status_code == 200, renamed.text
+    world.deps.sync_service().sync_all()
+    with session_scope(world.deps.session_factory) as session:
+        rows = session.execute(select(Contact.id, XeroConnection.tenant_name)
+                               .join(XeroConnection, Contact.connection_id == XeroConnection.id)
+                               .where(Contact.name == name).order_by(Contact.id)).all()
+    assert len(rows) == 2
+    return name, [(contact_id, organisation) for contact_id, organisation in rows]
+
+
+def test_a_customer_both_organisations_have_is_told_apart_by_organisation(world: SlackWorld):
+    name, both = a_customer_in_both_organisations(world)
+    (post,) = ask(world, f'customer "{name}"')
+    labels = [button["text"]["text"] for button in post["blocks"][1]["elements"]]
+    assert sorted(labels) == sorted(f"{name} ({organisation})" for _id, organisation in both)
+
+    (refused,) = ask(world, f'pause customer "{name}"', user=ADMIN)
+    assert all(f"{name} ({organisation})" in refused["text"] for _id, organisation in both)
+    organisation = both[0][1]
+    (paused,) = ask(world, f'pause customer "{name} ({organisation})"', user=ADMIN)
+    assert paused["text"] == f"{name} ({organisation}) is paused."
+    with session_scope(world.deps.session_factory) as session:
+        assert [session.get(Contact, i).chasing_paused for i, _org in both] == [True, False]
+    (shown,) = ask(world, f"escalate {name} ({both[1][1]})", user=ADMIN)
+    assert shown["text"].startswith(f"Escalated emails to {name} go to:")
+
+
 @pytest.mark.parametrize("text", ["pause until tomorrow", "pause until", "pause customer",
                                   "pause everything", "resume now please"])
 def test_bad_pause_arguments_get_the_usage_line(world: SlackWorld, text: str):

@@ -69,6 +69,14 @@ def test_an_error_just_after_the_ack_keeps_the_200_and_reaches_the_person(
         assert post["response_type"] == "ephemeral"
 
 
+def test_look_ups_before_any_organisation_is_connected_say_to_connect(slack_world: SlackWorld):
+    # Not "Nothing is overdue" nor "No invoice INV-1": with no Xero there is nothing to ask.
+    for text in ("overdue", "invoice INV-00001"):
+        sent = slack_world.send.command(text, user=MEMBER)
+        (post,) = slack_world.fake.wait_for_hook(sent.response_url)
+        assert post["text"] == "No Xero organisation is connected: run `/chaser connect` first."
+
+
 def test_an_unexpected_error_shows_a_reference_not_a_traceback(slack_world: SlackWorld):
     factory = slack_world.deps.session_factory
     engine = factory.kw["bind"]

@@ -13,6 +13,7 @@ from bot.chasing.lookups import (
     InvoiceDetail,
     InvoiceLine,
     OverdueList,
+    choice_labels,
     money,
 )
 from bot.chasing.not_chased import NotChased
@@ -170,10 +171,11 @@ def customer_blocks(detail: CustomerDetail) -> Blocks:
 
 def customer_choice_blocks(choice: CustomerChoice) -> Blocks:
     """Close matches as buttons; a click shows that customer."""
-    buttons = [{"type": "button", "text": {"type": "plain_text", "text": name[:75]},
+    buttons = [{"type": "button", "text": {"type": "plain_text", "text": label[:75]},
                 "action_id": f"{Action.CUSTOMER_PICK}:{contact_id}",
                 "value": encode(ContactRef(k=contact_id))}
-               for contact_id, name, _org in choice.matches]
+               for (contact_id, _name, _org), label in zip(choice.matches, choice_labels(choice),
+                                                           strict=True)]
     return [_text(messages.CUSTOMER_CHOOSE.format(asked=choice.asked)),
             {"type": "actions", "elements": buttons}]
 

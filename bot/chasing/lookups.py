@@ -7,7 +7,7 @@ scoped to the asking workspace's organisations.
 from __future__ import annotations
 
 import difflib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -136,6 +136,8 @@ def overdue(session: Session, workspace_id: int, now: datetime,
     totals: dict[str, Decimal] = defaultdict(Decimal)
     chosen_name = None
     contact_ids: set[int] | None = None
+    if not workspace_organisations(session, workspace_id):  # not "nothing is overdue"
+        raise NotFound(messages.NO_CONNECTIONS)
     if customer is not None:
         found = find_customers(session, workspace_id, customer)
         if isinstance(found, CustomerChoice):
@@ -154,7 +156,10 @@ def overdue(session: Session, workspace_id: int, now: datetime,
 
 def invoice(session: Session, workspace_id: int, number: str, now: datetime) -> InvoiceDetail:
     """One invoice by number, in whichever of the workspace's organisations has it."""
-    for connection in workspace_organisations(session, workspace_id):
+    organisations = workspace_organisations(session, workspace_id)
+    if not organisations:
+        raise NotFound(messages.NO_CONNECTIONS)
+    for connection in organisations:
         found = invoice_by_number(session, connection.id, number)
         if found is not None:
             return _invoice_detail(session, connection, found, now)
@@ -203,7 +208,10 @@ def find_customers(session: Session, workspace_id: int, name: str) -> Contact | 
         Contact.connection_id.in_(list(organisations)), Contact.name.is_not(None))
         .order_by(func.lower(Contact.name), Contact.id)))
     wanted = name.strip().casefold()
-    exact = [c for c in contacts if (c.name or "").casefold() == wanted]
+    exact = [c for c in contacts if (c.name or "").casefold() == wanted] or [
+        c for c in contacts  # "Name (Organisation)": a choice's label, typed back
+        if customer_label(c.name or "", _name(organisations[c.connection_id])).casefold()
+        == wanted]
     within = exact or [c for c in contacts if wanted in (c.name or "").casefold()]
     if len(within) == 1:
         return within[0]
@@ -215,6 +223,19 @@ def find_customers(session: Session, workspace_id: int, name: str) -> Contact | 
         raise NotFound(messages.customer_not_found(name))
     return CustomerChoice(name, [(c.id, c.name or "", _name(organisations[c.connection_id]))
                                  for c in within[:MATCHES_SHOWN]])
+
+
+def customer_label(name: str, organisation: str) -> str:
+    """A customer named with its organisation, as a choice shows it and a command accepts it."""
+    return f"{name} ({organisation})"
+
+
+def choice_labels(choice: CustomerChoice) -> list[str]:
+    """Each match's name, with its organisation when another match has the same name (the
+    same customer in two organisations): otherwise the choices could not be told apart."""
+    counts = Counter((name or "").casefold() for _id, name, _org in choice.matches)
+    return [customer_label(name, org) if counts[(name or "").casefold()] > 1 else name
+            for _id, name, org in choice.matches]
 
 
 def customer(session: Session, workspace_id: int, contact_id: int,

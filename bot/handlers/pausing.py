@@ -8,7 +8,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from bot import messages
-from bot.chasing.lookups import CustomerChoice, find_customers
+from bot.chasing.lookups import CustomerChoice, choice_labels, find_customers
 from bot.chasing.organisations import workspace_organisations
 from bot.errors import UserFacingError
 from bot.handlers.chaser_command import BadArguments, Call, Route
@@ -73,7 +73,7 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
             found = find_customers(session, call.workspace_id, name)
         if isinstance(found, CustomerChoice):
             raise CustomerAmbiguous(messages.customers_ambiguous(
-                name, [match[1] for match in found.matches]))
+                name, choice_labels(found)))
         return found.id
 
     def organisations(call: Call) -> list[int]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot import messages
-from bot.chasing.lookups import CustomerChoice, find_customers
+from bot.chasing.lookups import CustomerChoice, choice_labels, find_customers
 from bot.handlers.chaser_command import BadArguments, Call, Route
 from bot.handlers.pausing import CustomerAmbiguous
 from bot.handlers.support import call_actor, services
@@ -60,7 +60,7 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
             found = find_customers(session, call.workspace_id, args.customer)
         if isinstance(found, CustomerChoice):
             raise CustomerAmbiguous(messages.customers_ambiguous(
-                args.customer, [match[1] for match in found.matches]))
+                args.customer, choice_labels(found)))
         if args.clear:
             outcome = chasing.recipients.clear(call_actor(call), found.id)
         elif args.emails:
