@@ -604,6 +604,8 @@ def escalation_nothing_to_send(reasons: list[str]) -> str:
     """Why an approved escalation had nothing left to send (skip reason labels)."""
     return "nothing left to send" + (f" ({', '.join(reasons)})" if reasons else "")
 ESCALATION_UNKNOWN = "This escalation no longer exists."
+ESCALATION_SNOOZE_UNKNOWN = ("That snooze is not one this card offers (4 hours, 1 day, 3 days or "
+                             "1 week); pick one from the card's Snooze menu.")
 
 
 # The forewarn: tomorrow's chase plan in Slack (bot/blocks/forewarn.py) -----------------------

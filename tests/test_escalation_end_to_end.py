@@ -7,6 +7,7 @@ the approved email arrives at an aiosmtpd server on loopback.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -185,6 +186,34 @@ def test_snooze_and_decline_from_the_card(stage):
     assert set(declined.invoice_ids) <= paused
     assert mail.received == [] and len(app.fake.calls_to("chat.postMessage", ok=True)) == len(
         posts)
+
+
+@pytest.mark.parametrize("hours", [10**9, -5, 0])
+def test_a_snooze_the_card_does_not_offer_is_acknowledged_refused_and_changes_nothing(
+        stage, hours):
+    # A Snooze value from an older card or another release: it must still be answered 200
+    # (an error after the ack turned it into a 404) and must not snooze for any odd length.
+    _, app, _, connection_id = stage
+    deps = app.deps
+    with session_scope(deps.session_factory) as session:
+        save_schedule(session, connection_id, ScheduleSpec("Default", (StepSpec(
+            Part.OVERDUE, 1, "final_notice", needs_approval=True),)), by="test",
+            now=deps.clock())
+    escalations = escalation_service(deps, app.app.clients)
+    with reminder_sender(deps) as sender:
+        chase_organisation(connection_id, session_factory=deps.session_factory,
+                           clock=deps.clock, sender=sender, sync=None, ignore_window=True,
+                           hold=escalations.hold)
+    with session_scope(deps.session_factory) as session:
+        request_id = session.scalars(select(ApprovalRequest.id)).first()
+    odd = json.dumps({"v": "e1", "r": request_id, "h": hours})
+    hook = _click(app, Action.ESCALATION_SNOOZE, odd, user=ADMIN, channel=DIGEST,
+                  ts="1700000000.000100", selected=True)
+    (said,) = app.fake.wait_for_hook(hook)
+    assert said["text"].startswith("That snooze is not one this card offers")
+    with session_scope(deps.session_factory) as session:
+        request = session.get(ApprovalRequest, request_id)
+        assert (request.status, request.ask_again_at) == (ApprovalStatus.PENDING, None)
 
 
 def test_the_forewarn_posts_tomorrows_plan_and_skip_holds_a_customer_back(stage):

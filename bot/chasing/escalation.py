@@ -27,7 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import messages
 from bot.chasing.audit_trail import render_trail, trail_lines
 from bot.chasing.emails import date_text, email_locale, money_text
-from bot.chasing.escalation_view import CardInvoice, EmailPreview, EscalationView
+from bot.chasing.escalation_view import (
+    SNOOZE_CHOICES_HOURS,
+    CardInvoice,
+    EmailPreview,
+    EscalationView,
+)
 from bot.chasing.permissions import Actor, Capability, NotAllowed, Permissions
 from bot.chasing.plan import ChasePlan, PlannedEmail, plan_chase
 from bot.chasing.policy import SKIP_REASON_LABELS
@@ -341,7 +346,10 @@ class EscalationService:
                             action="escalation.declined")
 
     def snooze(self, request_id: int, actor: Actor, hours: int) -> Decision:
-        """A manager snoozes: the question comes back (a new card) after `hours`."""
+        """A manager snoozes: the question comes back (a new card) after `hours`, one of the
+        card's Snooze choices (any other length is a card we no longer understand)."""
+        if hours not in SNOOZE_CHOICES_HOURS:
+            return Decision(False, messages.plain(messages.ESCALATION_SNOOZE_UNKNOWN))
         refused = self._refusal(request_id, actor, "snooze")
         if refused is not None:
             return refused

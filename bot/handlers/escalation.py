@@ -1,7 +1,8 @@
 """Escalation cards (Approve, Decline, Snooze) and the forewarn's Skip: ack, decide, reply.
 
 Each click is acknowledged first; the decision (which may send an email) runs after the ack
-on the app's listener pool. Whoever may not decide is told so privately (response_url); the
+on the app's listener pool, through `after_ack` (an error raised after the ack would turn
+Slack's 200 into a 404 or 500). Whoever may not decide is told so privately (response_url); the
 card itself is updated in place by the service for everyone.
 """
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import messages
 from bot.chasing.ports import CardRef
+from bot.handlers.digest import after_ack
 from bot.handlers.errors import tell
 from bot.handlers.support import actor_of, services
 from bot.ids import Action
@@ -57,28 +59,31 @@ def register(app: App, deps: AppDeps) -> None:
         elif how == "decline":
             decision = escalations.decline(ref.r, actor)
         else:
-            decision = escalations.snooze(ref.r, actor, ref.h or 24)
+            decision = escalations.snooze(ref.r, actor, 24 if ref.h is None else ref.h)
         if decision.reply is not None:
             tell(decision.reply.render(messages.SLACK), body, client)
 
     @app.action(Action.ESCALATION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
         ack()
-        decide(body, context, client, "approve")
+        after_ack(body, client, lambda: decide(body, context, client, "approve"))
 
     @app.action(Action.ESCALATION_DECLINE)
     def decline(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
         ack()
-        decide(body, context, client, "decline")
+        after_ack(body, client, lambda: decide(body, context, client, "decline"))
 
     @app.action(Action.ESCALATION_SNOOZE)
     def snooze(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
         ack()
-        decide(body, context, client, "snooze")
+        after_ack(body, client, lambda: decide(body, context, client, "snooze"))
 
     @app.action(Action.FOREWARN_SKIP)
     def skip(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
         ack()
+        after_ack(body, client, lambda: skip_clicked(body, context, client))
+
+    def skip_clicked(body: dict[str, Any], context: Any, client: WebClient) -> None:
         try:
             ref = decode_as(_value(body), SkipRef)
             run_date = date.fromisoformat(ref.d)
