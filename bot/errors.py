@@ -42,6 +42,13 @@ class ConfigurationError(UserFacingError):
     code = "configuration"
 
 
+class BadInput(UserFacingError):
+    """What a person typed (an option, an argument, a form field) cannot be used; the message
+    says which and what to type instead. The CLI exits 2 for it, as for a wrong option."""
+
+    code = "bad_input"
+
+
 class NotFound(UserFacingError):
     """The thing asked for is not here (or no longer in Xero)."""
 

@@ -168,9 +168,9 @@ def test_schedule_show_set_and_assign(make_world, migrated_db, tmp_path):
     assert assigned.exit_code == 0, assigned.output
     assert "Firm schedule" in assigned.stdout
     bad = cli(env, "schedule", "set", "--overdue", "soon")
-    assert bad.exit_code == 1 and "Traceback" not in bad.output and "DAYS" in bad.output
+    assert bad.exit_code == 2 and "Traceback" not in bad.output and "DAYS" in bad.output
     wrong = cli(env, "schedule", "sender", "--email", "sam@")
-    assert wrong.exit_code == 1 and "is not an email address" in wrong.output
+    assert wrong.exit_code == 2 and "is not an email address" in wrong.output
     assert cli(env, "schedule", "sender", "--name", "Sam").exit_code == 0
     with session_scope(world.ctx.session_factory) as session:  # the CLI's changes, audited
         trail = [(e.action, e.actor, (e.detail or {}).get("schedule")) for e in session.scalars(

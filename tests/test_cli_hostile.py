@@ -343,3 +343,24 @@ def test_output_piped_into_a_reader_that_went_away_ends_quietly(tmp_path):
             os.close(write_end)
         assert done.returncode in DOCUMENTED_EXIT_CODES, (args, done.stderr)
         assert "Traceback" not in done.stderr, (args, done.stderr)
+
+
+WRONG_ARGUMENTS = [
+    ["chase", "--resolve", "<a@b.example>"],
+    ["customer", "escalate", "Acme", "--email", "a@b.example", "--clear"],
+    ["schedule", "sender"],
+    ["schedule", "sender", "--email", "@"],
+]
+
+
+@pytest.mark.parametrize("args", WRONG_ARGUMENTS, ids=" ".join)
+def test_an_argument_checked_by_the_command_itself_exits_2_like_a_wrong_option(
+    clean_env, tmp_path, capsys, empty_database, args
+):
+    # The README's exit codes: 2 when an option or argument is wrong, whichever part of
+    # chaser-bot notices it (typer's own checks or the command's).
+    clean_env.setenv("DATABASE_URL", empty_database)
+    clean_env.setenv("CHASER_DATA_DIR", str(tmp_path / "data"))
+    code, out, err = invoke(capsys, args)
+    assert code == 2, (out, err)
+    assert_one_line_no_traceback(code, out, err)

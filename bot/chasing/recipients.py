@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from bot import messages
 from bot.chasing.permissions import Actor, Capability, Permissions
-from bot.errors import NotFound, UserFacingError
+from bot.errors import BadInput, NotFound
 from storage.audit import record_audit
 from storage.db import session_scope
 from storage.models import Contact, XeroConnection
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 MAX_ESCALATED = 10
 
 
-class BadEmail(UserFacingError):
+class BadEmail(BadInput):
     """An address that cannot receive email, said in one line."""
 
     code = "bad_email"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
 
-from bot.errors import UserFacingError
+from bot.errors import BadInput
 
 
 class Part(StrEnum):
@@ -32,7 +32,7 @@ MAX_STEPS = 20  # per part: Chaser's schedules have a handful; more is a typing 
 DEFAULT_SCHEDULE_NAME = "Default"
 
 
-class ScheduleError(UserFacingError):
+class ScheduleError(BadInput):
     """A schedule or step as typed cannot be used; the message says what to change."""
 
 

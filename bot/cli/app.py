@@ -18,7 +18,7 @@ from bot import messages
 from bot.cli.sandbox import sandbox_command
 from bot.cli.support import CommandError, describe_db_error, finite, redact_url
 from bot.config import ConfigError, Settings, load_settings
-from bot.errors import UserFacingError
+from bot.errors import BadInput, UserFacingError
 from bot.logs import configure_logging
 from bot.messages import TERMINAL
 
@@ -65,6 +65,9 @@ def friendly(func: F) -> F:
             error: UserFacingError = CommandError(f"database error: {describe_db_error(exc)}")
         except UserFacingError as exc:
             error = exc
+        if isinstance(error, BadInput):  # an option or argument as typed: the README's exit 2
+            err_console.print(f"[red]Error:[/red] {escape(error.text(TERMINAL))}")
+            raise typer.Exit(EXIT_USAGE) from None
         if isinstance(error, ConfigError):
             hint = messages.CONFIG_HINT.render(TERMINAL)
             err_console.print(f"[red]Configuration error:[/red] {escape(error.text(TERMINAL))} "
@@ -273,7 +276,7 @@ def chase(
     settings = settings_or_exit()
     if resolve is not None:
         if delivered is None:
-            raise CommandError("With --resolve, say --delivered or --not-delivered.")
+            raise BadInput("With --resolve, say --delivered or --not-delivered.")
         resolve_unconfirmed(migrated_context(settings), console, resolve, delivered)
         return
     raise typer.Exit(run_chase(settings, console, org=org, dry_run=dry_run, now=now,

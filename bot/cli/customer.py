@@ -8,6 +8,7 @@ from rich.markup import escape
 from bot import messages
 from bot.cli.support import CommandError, choose_connections, migrated_context
 from bot.config import Settings
+from bot.errors import BadInput
 from bot.messages import TERMINAL
 
 
@@ -38,7 +39,7 @@ def escalate(settings: Settings, console: Console, *, org: str | None, customer:
     from storage.db import session_scope
 
     if clear and emails:
-        raise CommandError("Give --email addresses or --clear, not both.")
+        raise BadInput("Give --email addresses or --clear, not both.")
     ctx = migrated_context(settings)
     with session_scope(ctx.session_factory) as session:
         contact_id = _contact_id(session, org, customer)

@@ -23,6 +23,7 @@ from bot.chasing.schedules import (
 )
 from bot.cli.support import CommandError, choose_connections, migrated_context
 from bot.config import Settings
+from bot.errors import BadInput
 
 CLI_ACTOR = "cli"
 
@@ -115,7 +116,7 @@ def set_senders(settings: Settings, console: Console, *, org: str | None, name: 
     from storage.settings import organisation_settings
 
     if not name and not email:
-        raise CommandError("Give --name and/or --email.")
+        raise BadInput("Give --name and/or --email.")
     if email:
         sender_address(email)  # a wrong address fails before any work, in one line
     prefix = "escalated_sender" if escalated else "sender"
