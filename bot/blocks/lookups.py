@@ -7,17 +7,17 @@ from datetime import date, datetime
 from typing import Any
 
 from bot import messages
-from bot.chasing.lookups import (
+from bot.chasing.lookup_views import (
     CustomerChoice,
     CustomerDetail,
     InvoiceDetail,
     InvoiceLine,
+    NotChased,
+    OrganisationStatus,
     OverdueList,
     choice_labels,
     money,
 )
-from bot.chasing.not_chased import NotChased
-from bot.chasing.organisations import OrganisationStatus
 from bot.ids import Action
 from bot.payloads import ContactRef, encode
 

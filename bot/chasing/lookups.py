@@ -1,15 +1,13 @@
 """Look-ups for /chaser overdue, invoice and customer: read the local store, never Xero.
 
-Each answer is plain data (dataclasses) for bot/blocks/lookups.py to show; every query is
-scoped to the asking workspace's organisations.
+Each answer is plain data (bot/chasing/lookup_views.py) for bot/blocks/lookups.py to show;
+every query is scoped to the asking workspace's organisations.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -18,9 +16,17 @@ from sqlalchemy.orm import Session
 
 from bot import messages
 from bot.chasing.audit_trail import render_trail, trail_lines
+from bot.chasing.lookup_views import (
+    CustomerChoice,
+    CustomerDetail,
+    InvoiceDetail,
+    InvoiceLine,
+    OverdueList,
+    customer_label,
+)
 from bot.chasing.organisations import workspace_organisations
 from bot.chasing.policy import pause_active
-from bot.chasing.receivables import days_overdue, grouped_money, is_open_receivable, org_today
+from bot.chasing.receivables import days_overdue, is_open_receivable, org_today
 from bot.chasing.receivables_service import open_receivables, overdue_receivables
 from bot.chasing.timezones import org_zone
 from bot.errors import NotFound
@@ -40,81 +46,6 @@ from storage.queries import invoice_by_number
 OVERDUE_SHOWN = 20
 MATCHES_SHOWN = 5
 TRAIL_SHOWN = 5
-
-
-@dataclass(frozen=True)
-class InvoiceLine:
-    """One invoice in a list: enough to recognise it and see how late it is."""
-
-    organisation: str
-    number: str
-    customer: str
-    currency: str
-    amount_due: Decimal
-    due_date: date | None
-    days_overdue: int
-
-
-@dataclass(frozen=True)
-class OverdueList:
-    """The most overdue invoices (at most OVERDUE_SHOWN) and totals over all of them."""
-
-    lines: list[InvoiceLine]
-    count: int
-    totals: dict[str, Decimal]  # per currency
-    customer: str | None = None
-
-
-@dataclass(frozen=True)
-class InvoiceDetail:
-    """Everything /chaser invoice shows about one invoice."""
-
-    organisation: str
-    number: str
-    customer: str
-    status: str
-    currency: str
-    total: Decimal
-    amount_paid: Decimal
-    amount_credited: Decimal
-    amount_due: Decimal
-    date: date | None
-    due_date: date | None
-    days_overdue: int
-    expected_date: date | None
-    expected_date_kept: str | None  # where the expected date lives, in words
-    paused: bool
-    paused_until: date | None
-    disputed: bool
-    disputed_reason: str | None
-    trail: list[str]
-    xero_url: str | None
-
-
-@dataclass(frozen=True)
-class CustomerDetail:
-    """Everything /chaser customer shows about one customer."""
-
-    contact_id: int
-    connection_id: int
-    organisation: str
-    name: str
-    emails: list[str]  # the normal recipients: the addresses Xero marks for sending
-    escalated: list[str]  # chosen escalated recipients (none: escalations use `emails`)
-    open_invoices: list[InvoiceLine]
-    totals: dict[str, Decimal]
-    overdue_totals: dict[str, Decimal]
-    paused: bool
-    paused_until: date | None
-    xero_url: str | None
-
-
-@dataclass(frozen=True)
-class CustomerChoice:
-    """Several customers fit the name: the close matches to choose from."""
-
-    asked: str
-    matches: list[tuple[int, str, str]] = field(default_factory=list)  # (id, name, org)
 
 
 def _line(invoice: Invoice, organisation: str, today: date) -> InvoiceLine:
@@ -225,19 +156,6 @@ def find_customers(session: Session, workspace_id: int, name: str) -> Contact | 
                                  for c in within[:MATCHES_SHOWN]])
 
 
-def customer_label(name: str, organisation: str) -> str:
-    """A customer named with its organisation, as a choice shows it and a command accepts it."""
-    return f"{name} ({organisation})"
-
-
-def choice_labels(choice: CustomerChoice) -> list[str]:
-    """Each match's name, with its organisation when another match has the same name (the
-    same customer in two organisations): otherwise the choices could not be told apart."""
-    counts = Counter((name or "").casefold() for _id, name, _org in choice.matches)
-    return [customer_label(name, org) if counts[(name or "").casefold()] > 1 else name
-            for _id, name, org in choice.matches]
-
-
 def customer(session: Session, workspace_id: int, contact_id: int,
              now: datetime) -> CustomerDetail:
     """One customer of the workspace: emails, open invoices and totals."""
@@ -271,10 +189,3 @@ def customer(session: Session, workspace_id: int, contact_id: int,
 
 def _name(connection: XeroConnection) -> str:
     return connection.tenant_name or connection.tenant_id
-
-
-def money(amounts: dict[str, Decimal] | Sequence[tuple[str, Decimal]]) -> str:
-    """"NZD 1,234.50 + USD 20.00" (each currency on its own: they are not added up)."""
-    items = sorted(amounts.items()) if isinstance(amounts, dict) else list(amounts)
-    return " + ".join(f"{currency} {grouped_money(amount)}".strip()
-                      for currency, amount in items) or "0.00"

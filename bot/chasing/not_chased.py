@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.chasing.lookup_views import NotChased
 from bot.chasing.plan import plan_chase
-from bot.chasing.policy import SKIP_REASON_LABELS, SkipReason
+from bot.chasing.policy import SkipReason
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
-
-
-@dataclass(frozen=True)
-class NotChased:
-    """How many open invoices the next chase run skips, and why (in the policy's order)."""
-
-    connection_id: int
-    by_reason: tuple[tuple[SkipReason, int], ...]
-
-    @property
-    def total(self) -> int:
-        return sum(count for _, count in self.by_reason)
-
-    def labelled(self) -> list[tuple[str, int]]:
-        """(the policy's label, count) pairs, e.g. ("customer paused", 3)."""
-        return [(SKIP_REASON_LABELS[reason], count) for reason, count in self.by_reason]
 
 
 def not_chased(session_factory: sessionmaker[Session], connection_id: int,

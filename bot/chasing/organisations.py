@@ -7,13 +7,13 @@ organisations (and through them their settings, invoices and digests).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import messages
+from bot.chasing.lookup_views import OrganisationStatus
 from bot.chasing.policy import pause_active
 from bot.chasing.receivables import org_today
 from bot.chasing.scheduler import JobKind, job_specs, organisation_times
@@ -65,22 +65,6 @@ def pick_organisations(connections: Sequence[XeroConnection], name: str | None, 
     if not found:
         raise NotFound(messages.no_such_organisation(name, [_label(c) for c in connections]))
     raise AmbiguousOrganisation(messages.which_organisation([_label(c) for c in found]))
-
-
-@dataclass(frozen=True)
-class OrganisationStatus:
-    """One organisation as /chaser status shows it."""
-
-    connection_id: int
-    name: str
-    needs_reconnect: bool
-    reason: str | None
-    last_sync_at: datetime | None
-    last_sync_error: str | None
-    next_digest_at: datetime | None
-    digest_channel_id: str | None
-    paused: bool
-    paused_until: date | None
 
 
 def organisation_statuses(session: Session, workspace_id: int, now: datetime

@@ -14,7 +14,7 @@ from bot.blocks.lookups import (
     overdue_blocks,
 )
 from bot.chasing import lookups
-from bot.chasing.lookups import CustomerChoice
+from bot.chasing.lookup_views import CustomerChoice, money
 from bot.handlers import errors
 from bot.handlers.chaser_command import BadArguments, Call, Route
 from bot.ids import Action, Subcommand
@@ -67,7 +67,7 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
                     return
             result = lookups.overdue(session, call.workspace_id, deps.clock(), customer)
         respond(text=messages.OVERDUE_HEADING.format(count=result.count,
-                                                     total=lookups.money(result.totals)),
+                                                     total=money(result.totals)),
                 blocks=overdue_blocks(result), response_type="ephemeral")
 
     def invoice(call: Call, number: str, ack: Ack, respond: Respond, _client: WebClient) -> None:

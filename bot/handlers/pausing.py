@@ -8,7 +8,8 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from bot import messages
-from bot.chasing.lookups import CustomerChoice, choice_labels, find_customers
+from bot.chasing.lookup_views import CustomerChoice, choice_labels
+from bot.chasing.lookups import find_customers
 from bot.chasing.organisations import workspace_organisations
 from bot.errors import UserFacingError
 from bot.handlers.chaser_command import BadArguments, Call, Route

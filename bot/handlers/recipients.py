@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot import messages
-from bot.chasing.lookups import CustomerChoice, choice_labels, find_customers
+from bot.chasing.lookup_views import CustomerChoice, choice_labels
+from bot.chasing.lookups import find_customers
 from bot.handlers.chaser_command import BadArguments, Call, Route
 from bot.handlers.pausing import CustomerAmbiguous
 from bot.handlers.support import call_actor, services

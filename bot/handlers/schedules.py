@@ -27,7 +27,8 @@ from bot.blocks.schedule_modal import (
     schedule_list_blocks,
     schedule_modal,
 )
-from bot.chasing.lookups import CustomerChoice, find_customers
+from bot.chasing.lookup_views import CustomerChoice
+from bot.chasing.lookups import find_customers
 from bot.chasing.organisations import pick_organisations, workspace_organisations
 from bot.chasing.permissions import NotAllowed
 from bot.chasing.recipients import BadEmail, sender_address
