@@ -95,6 +95,9 @@ def create_app(deps: AppDeps, clients: SlackClients | None = None) -> ChaserApp:
         "request_verification_enabled": signing_secret is not None,
         # A workspace with no installation (OAuth mode) hears this instead of Bolt's default.
         "user_facing_authorize_error_message": messages.SLACK_NOT_AVAILABLE_HERE,
+        # A request no listener takes reaches the error funnel (a 200 and a line for the
+        # person) instead of Bolt's 404, which Slack shows as a failed click.
+        "raise_error_for_unhandled_request": True,
     }
     if clients.oauth_settings is not None:
         app = ChaserApp(executor=executor, installation_store=clients.installation_store,

@@ -434,6 +434,9 @@ CHASER_COMMANDS = (
 SLACK_HELP_TITLE = "chaser-bot chases unpaid Xero invoices. Commands:"
 SLACK_UNKNOWN_SUBCOMMAND = "`/chaser {word}` is not a command. Try `/chaser help`."
 SLACK_USAGE = "Usage: `/chaser {usage}`"
+# A click or form no listener reads (a message from an older release): said to the person.
+SLACK_UNHANDLED = ("That button or form is from a message chaser-bot no longer reads. Run "
+                   "`/chaser help` to see what it does now.")
 SLACK_UNEXPECTED = ("Something went wrong (reference {reference}). Please try again; if it keeps "
                     "happening, share the reference with whoever runs chaser-bot.")
 SLACK_NOT_AVAILABLE_HERE = ("chaser-bot is not set up for this workspace yet: ask whoever runs "

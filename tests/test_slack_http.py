@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
+from tests.fakes.slack_requests import block_actions_payload
 from tests.fixtures.slack import MEMBER, SlackWorld
 
 
@@ -88,3 +91,39 @@ def test_an_unexpected_error_shows_a_reference_not_a_traceback(slack_world: Slac
     assert sent.response.status_code == 200
     assert sent.json()["response_type"] == "ephemeral"
     assert sent.json()["text"].startswith("Something went wrong (reference ")
+
+
+def test_url_verification_is_answered_with_its_challenge(slack_world: SlackWorld):
+    # docs.slack.dev/reference/events/url_verification: the request as Slack sends it.
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    body = json.dumps({"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "challenge": challenge,
+                       "type": "url_verification"})
+    answer = slack_world.send.post(body, content_type="application/json")
+    assert answer.status_code == 200 and answer.json() == {"challenge": challenge}
+
+
+def test_requests_no_listener_takes_are_still_acknowledged_with_200(slack_world: SlackWorld):
+    # Slack retries an event not answered 2xx and disables subscriptions that keep failing
+    # (docs.slack.dev/apis/events-api); a button answered 404 shows the person an error.
+    send, fake = slack_world.send, slack_world.fake
+    event = send.event({"type": "reaction_added", "user": MEMBER, "reaction": "thumbsup",
+                        "item": {"type": "message", "channel": "C0GENERAL1", "ts": "1.000200"}})
+    assert (event.response.status_code, event.response.text) == (200, "")
+    limited = send.post(json.dumps({"token": "x", "team_id": fake.workspace().team_id,
+                                    "minute_rate_limited": 1518467820,
+                                    "api_app_id": "A0CHASER01", "type": "app_rate_limited"}),
+                        content_type="application/json")
+    assert limited.status_code == 200
+    closed = send.interaction({  # block_kit view_closed: no trigger_id
+        "type": "view_closed", "api_app_id": "A0CHASER01", "is_cleared": False,
+        "team": {"id": fake.workspace().team_id, "domain": "chaser"},
+        "user": {"id": MEMBER, "username": "max", "team_id": fake.workspace().team_id},
+        "view": {"id": "V0CLOSED1", "type": "modal", "callback_id": "gone", "state": {
+            "values": {}}, "private_metadata": "", "hash": "1.2", "blocks": []}})
+    assert closed.response.status_code == 200
+    old = block_actions_payload(fake, {"action_id": "renamed_long_ago", "value": "x"},
+                                user=MEMBER)
+    clicked = send.interaction(old)
+    assert clicked.response.status_code == 200
+    (said,) = fake.wait_for_hook(old["response_url"])
+    assert said["text"].startswith("That button or form is from a message chaser-bot no longer")

@@ -9,6 +9,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import BoltResponse
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
@@ -65,6 +66,23 @@ def report(error: Exception, body: dict[str, Any], client: WebClient | None) -> 
         tell(person_text(error), body, client)
 
 
+def unhandled(body: dict[str, Any], client: WebClient | None) -> BoltResponse:
+    """A request no listener takes (an event type, a button or form of an older release, a
+    closed modal): acknowledged with 200 all the same, and a person who clicked or submitted is
+    told why nothing happened. Events API: "respond with HTTP 2xx within 3 seconds" or Slack
+    retries, and turns off a subscription whose deliveries keep failing
+    (docs.slack.dev/apis/events-api); a click answered 404 shows the person an error."""
+    kind = body.get("type") or "command"
+    if kind == "event_callback":
+        kind = f"event {(body.get('event') or {}).get('type')}"
+    elif kind == "block_actions":
+        kind = f"action {((body.get('actions') or [{}])[0]).get('action_id')}"
+    if body.get("type") in ("block_actions", "view_submission"):
+        tell(messages.SLACK_UNHANDLED, body, client)
+    log.info("No listener for this Slack request (%s); acknowledged and ignored", kind)
+    return BoltResponse(status=200, body="")
+
+
 def register(app: App, deps: AppDeps) -> None:
     """Register the app's one @app.error handler (listeners and middleware both end here)."""
 
@@ -75,6 +93,8 @@ def register(app: App, deps: AppDeps) -> None:
 
         if isinstance(error, DuplicateDelivery):
             return BoltResponse(status=200, body="") if response is not None else None
+        if isinstance(error, BoltUnhandledRequestError):
+            return unhandled(body, client)
         text = person_text(error)
         if response is not None and body.get("command"):
             # Not acknowledged yet: the acknowledgement itself carries the message.
