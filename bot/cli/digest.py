@@ -9,8 +9,8 @@ from rich.console import Console
 from bot.chasing.digest import Digest
 from bot.chasing.digest_builder import DigestBuilder
 from bot.cli.blocks_text import render_blocks
-from bot.cli.support import CommandError, choose_connections, migrated_context
-from bot.config import Settings
+from bot.cli.support import choose_connections, migrated_context
+from bot.config import ConfigError, Settings
 from bot.messages import TERMINAL
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def digest_poster(ctx: AppDeps, settings: Settings) -> DigestPoster:
     from bot.slack_clients import SlackClients
 
     if settings.slack_bot_token is None and not settings.slack_oauth_enabled:
-        raise CommandError(
+        raise ConfigError(  # a setting --post needs: the README's exit 2, as any setting
             "SLACK_BOT_TOKEN is not set: `chaser digest --post` posts with the app's bot token "
             "(xoxb-...); without --post the digest is printed here."
         )
