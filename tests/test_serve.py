@@ -110,6 +110,14 @@ def test_socket_mode_answers_envelopes_survives_a_disconnect_and_exits_cleanly(
                                   user=MEMBER)
     fake_slack.wait_for_ack(fake_slack.send_envelope("interactive", click))
 
+    # Every envelope is acknowledged, even one no listener takes (an unacknowledged envelope
+    # is redelivered and delays the others: docs.slack.dev/apis/events-api/using-socket-mode).
+    unknown = event_payload({"type": "reaction_added", "user": MEMBER, "reaction": "eyes"})
+    fake_slack.wait_for_ack(fake_slack.send_envelope("events_api", unknown))
+    old_button = block_actions_payload(fake_slack, {"action_id": "renamed_long_ago",
+                                                    "value": "x"}, user=MEMBER)
+    fake_slack.wait_for_ack(fake_slack.send_envelope("interactive", old_button))
+
     # A slash command redelivered to the app runs once: one reply on its response_url.
     command = command_payload(fake_slack, "status", user=MEMBER)
     fake_slack.wait_for_ack(fake_slack.send_envelope("slash_commands", command))
