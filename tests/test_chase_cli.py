@@ -147,6 +147,26 @@ def test_a_run_that_stops_early_says_why_in_its_json_too(make_world, migrated_db
     assert run["stopped"] and run["stopped"].startswith("Reminders need an address")
 
 
+def test_a_dry_run_says_when_the_emails_it_lists_cannot_go_yet(make_world, migrated_db,
+                                                               tmp_path):
+    # No sender address and no SMTP_FROM: the plan lists emails the real run would stop on,
+    # so the dry run says so, and what to set; once a sender is set, it says nothing.
+    world = make_world(contacts=6, invoices=40)
+    env = env_for(world, migrated_db, tmp_path)
+    assert cli(env, "sync").exit_code == 0
+    planned = cli(env, "chase", "--dry-run", "--now")
+    assert planned.exit_code == 0, planned.output
+    assert "these emails cannot go yet: Reminders need an address to come from" in " ".join(
+        planned.stdout.split())
+    figures = json.loads(cli(env, "chase", "--dry-run", "--now", "--json").stdout)[0]
+    assert figures["emails"] and figures["cannot_send"].startswith("Reminders need an address")
+    assert cli(env, "schedule", "sender", "--email", "sam@books.example").exit_code == 0
+    figures = json.loads(cli(env, "chase", "--dry-run", "--now", "--json").stdout)[0]
+    assert figures["cannot_send"] is None
+    with_from = {**env, "SMTP_FROM": "chaser@books.example"}
+    assert "cannot go yet" not in cli(with_from, "chase", "--dry-run", "--now").stdout
+
+
 def test_schedule_show_set_and_assign(make_world, migrated_db, tmp_path):
     world = make_world(contacts=4, invoices=10)
     env = env_for(world, migrated_db, tmp_path)

@@ -65,6 +65,12 @@ class NoSenderAddress(UserFacingError):
     """Reminders need an address to come from: the sender's email or SMTP_FROM."""
 
 
+def from_address(configured: str | None, email: PlannedEmail) -> str | None:
+    """The address `email` goes from: SMTP_FROM when set, else its sender's; None: neither,
+    and it cannot be sent (NoSenderAddress)."""
+    return configured or email.sender.email
+
+
 @dataclass
 class ChaseResult:
     """What one chase run did for one organisation."""
@@ -206,7 +212,7 @@ class ReminderSender:
             hold(_only(email, claimed), message_id)
 
     def _address_for(self, email: PlannedEmail) -> str:
-        address = self._from_address or email.sender.email
+        address = from_address(self._from_address, email)
         if not address:
             raise NoSenderAddress(messages.NO_SENDER_ADDRESS)
         return address

@@ -180,6 +180,7 @@ def run_chase(settings: Settings, console: Console, *, org: str | None, dry_run:
     """The chase command: plan (and unless --dry-run, sync and send) per organisation."""
     from bot.chasing.chase_run import chase_organisation
     from bot.chasing.plan import plan_chase
+    from bot.chasing.reminders import from_address
     from bot.deps import reminder_sender
     from storage import repositories
     from storage.db import session_scope
@@ -193,9 +194,16 @@ def run_chase(settings: Settings, console: Console, *, org: str | None, dry_run:
     if dry_run:
         for connection_id, zone in chosen:
             plan = plan_chase(ctx.session_factory, connection_id, ctx.clock(), ignore_window=now)
-            figures.append(plan_as_dict(plan))
+            # What the real run would stop on before its first email, said now.
+            cannot_send = (messages.NO_SENDER_ADDRESS.render(TERMINAL) if any(
+                from_address(settings.smtp_from, email) is None for email in plan.emails)
+                else None)
+            figures.append({**plan_as_dict(plan), "cannot_send": cannot_send})
             if not json_output:
                 print_plan(console, plan, zone, _trail(ctx, connection_id, zone))
+                if cannot_send:
+                    console.print(f"{escape(plan.organisation)}: these emails cannot go yet: "
+                                  f"{escape(cannot_send)}")
     else:
         syncer = ctx.sync_service()
         with reminder_sender(ctx, actor=CLI_ACTOR) as sender:
