@@ -232,6 +232,26 @@ def test_a_customer_both_organisations_have_is_told_apart_by_organisation(world:
     assert shown["text"].startswith(f"Escalated emails to {name} go to:")
 
 
+def test_names_typed_with_apostrophes_or_a_phones_curly_quotes_are_found(world: SlackWorld):
+    # O'Brien's has two apostrophes (once read as a quoted run, and lost); a phone types
+    # “Full Name” with curly quotes, which group the words as "Full Name" does.
+    name = "O'Brien's Plumbing & Gas"
+    with session_scope(world.deps.session_factory) as session:
+        connection = session.scalars(select(XeroConnection).order_by(XeroConnection.id)).first()
+        contact = session.scalars(select(Contact).where(
+            Contact.connection_id == connection.id).order_by(Contact.id)).first()
+    renamed = httpx.post(f"{world.sandbox.url}/_sandbox/ledger/{connection.tenant_id}/contacts/"
+                         f"{contact.xero_contact_id}", json={"Name": name})
+    assert renamed.status_code == 200, renamed.text
+    world.deps.sync_service().sync_all()
+    (paused,) = ask(world, f"pause customer {name}", user=ADMIN)
+    assert paused["text"].startswith(f"{name} ") and paused["text"].endswith("is paused.")
+    (resumed,) = ask(world, f"resume customer “{name}”", user=ADMIN)
+    assert resumed["text"].endswith("is chased again."), resumed["text"]
+    (shown,) = ask(world, f"customer “{name}”")
+    assert "*Emails:*" in blocks_text(shown)
+
+
 @pytest.mark.parametrize("text", ["pause until tomorrow", "pause until", "pause customer",
                                   "pause everything", "resume now please"])
 def test_bad_pause_arguments_get_the_usage_line(world: SlackWorld, text: str):

@@ -8,7 +8,7 @@ and are listed in SUBCOMMAND_MODULES.
 
 from __future__ import annotations
 
-import shlex
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -70,12 +70,18 @@ def no_arguments(words: Sequence[str]) -> None:
         raise BadArguments("takes no arguments")
 
 
+# Phones and macOS type curly double quotes (“Full Name”): they group words as "..." does.
+_DOUBLE_QUOTES = str.maketrans(dict.fromkeys("“”„«»", '"'))
+# A "quoted" run; a 'quoted' run only when its quotes stand at word edges, so the apostrophes
+# of O'Brien's Plumbing stay in the name; otherwise a run of non-spaces (stray quotes kept).
+_WORD = re.compile(r'"([^"]*)"|(?<!\S)\'([^\']*)\'(?!\S)|(\S+)')
+
+
 def split_words(text: str) -> list[str]:
-    """Words as a person means them: "quoted names" stay whole; stray quotes are kept."""
-    try:
-        return shlex.split(text)
-    except ValueError:  # an unbalanced quote: fall back to plain spaces
-        return text.split()
+    """Words as a person means them: "quoted names" stay whole; apostrophes and stray quotes
+    are kept as typed."""
+    return [next(group for group in match.groups() if group is not None)
+            for match in _WORD.finditer(text.translate(_DOUBLE_QUOTES))]
 
 
 def _help(_call: Call, _args: None, ack: Ack, _respond: Respond, _client: WebClient) -> None:
