@@ -764,7 +764,10 @@ SETTINGS_ALERT_OVERDUE_BAD = "Enter an amount above 0, e.g. 5000, or leave it em
 
 
 def customers_ambiguous(asked: str, names: list[str]) -> Message:
-    """Several customers fit a pause or resume: say which, in full."""
+    """Several customers fit a pause or resume (or one only comes close): say which, in full."""
+    if len(names) == 1:
+        return say("No customer is called “{asked}”. Did you mean {name}? Write it in full.",
+                   asked=asked, name=names[0])
     return say("Several customers match “{asked}”: {names}. Write one of them in full, as "
                "listed here.", asked=asked, names="; ".join(names))
 

@@ -250,6 +250,9 @@ def test_names_typed_with_apostrophes_or_a_phones_curly_quotes_are_found(world: 
     assert resumed["text"].endswith("is chased again."), resumed["text"]
     (shown,) = ask(world, f"customer “{name}”")
     assert "*Emails:*" in blocks_text(shown)
+    (close,) = ask(world, "pause customer OBriens Plumbing & Gas", user=ADMIN)
+    assert close["text"] == ("No customer is called “OBriens Plumbing & Gas”. Did you mean "
+                             f"{name}? Write it in full.")
 
 
 @pytest.mark.parametrize("text", ["pause until tomorrow", "pause until", "pause customer",
