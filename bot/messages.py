@@ -441,6 +441,20 @@ SLACK_UNEXPECTED = ("Something went wrong (reference {reference}). Please try ag
                     "happening, share the reference with whoever runs chaser-bot.")
 SLACK_NOT_AVAILABLE_HERE = ("chaser-bot is not set up for this workspace yet: ask whoever runs "
                             "it to install it here.")
+SLACK_INSTALL_NOT_DONE_TITLE = "chaser-bot was not installed"
+SLACK_INSTALL_CANCELLED = "The install was cancelled on Slack's page, so nothing was installed."
+SLACK_INSTALL_LINK_STALE = ("This install link has expired, was used already or was opened in "
+                            "another browser, so nothing was installed. Start again from the "
+                            "install page, in this browser.")
+SLACK_INSTALL_AGAIN = "Install chaser-bot in Slack"
+
+
+def slack_install_failed(reason: str) -> str:
+    """Why Slack's install did not complete (Slack's or Bolt's own error code)."""
+    return (f"Slack did not complete the install ({reason}), so nothing was installed. Start "
+            "again from the install page.")
+
+
 SLACK_HOME_PLACEHOLDER = "chaser-bot chases unpaid Xero invoices. Try `/chaser status`."
 
 

@@ -91,7 +91,10 @@ class SlackClients:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         if not settings.slack_oauth_enabled:
             return cls(base_url=settings.slack_api_url, bot_token=token)
+        from slack_bolt.oauth.callback_options import CallbackOptions
         from slack_bolt.oauth.oauth_settings import OAuthSettings
+
+        from bot.web import slack_install_failed
 
         if box is None:
             raise ValueError("OAuth installs need the SecretBox to seal tokens")
@@ -108,6 +111,9 @@ class SlackClients:
             state_store=SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS,
                                                   engine=engine),
             install_path=INSTALL_PATH,
+            # Bolt's own success page; a failure gets ours (one line, what to do).
+            callback_options=CallbackOptions(success=lambda args: args.default.success(args),
+                                             failure=slack_install_failed),
             redirect_uri_path=REDIRECT_PATH,
             redirect_uri=(settings.public_url.rstrip("/") + REDIRECT_PATH
                           if settings.public_url else None),

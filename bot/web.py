@@ -28,6 +28,7 @@ from bot.messages import SLACK, Surface
 
 if TYPE_CHECKING:
     from slack_bolt import App
+    from slack_bolt.oauth.callback_options import FailureArgs
     from sqlalchemy.orm import Session, sessionmaker
 
     from bot.chasing.webhooks import WebhookInbox
@@ -74,12 +75,41 @@ _PAGE = """<!doctype html>
 """
 
 
+def page_html(title: str, body: str, *, tone: str = "ok", surface: Surface = SLACK) -> str:
+    """A small, self-contained result page's HTML; `body` must already be escaped HTML."""
+    footer = html.escape(messages.CALLBACK_CLOSE_TAB.render(surface))
+    return _PAGE.format(title=html.escape(title), body=body, tone=tone, footer=footer)
+
+
 def render_page(title: str, body: str, *, tone: str = "ok", status: int = 200,
                 surface: Surface = SLACK) -> HTMLResponse:
     """A small, self-contained result page; `body` must already be escaped HTML."""
-    footer = html.escape(messages.CALLBACK_CLOSE_TAB.render(surface))
-    page = _PAGE.format(title=html.escape(title), body=body, tone=tone, footer=footer)
-    return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page_html(title, body, tone=tone, surface=surface), status_code=status,
+                        headers={"Cache-Control": "no-store"})
+
+
+def slack_install_failed(args: FailureArgs) -> BoltResponse:
+    """/slack/oauth_redirect when no installation was made: one line saying why and what to
+    do, on our page, instead of Bolt's "Oops, Something Went Wrong!" with an error code.
+
+    Slack sends `error=access_denied` when the person cancels on its consent page
+    (docs.slack.dev/authentication/installing-with-oauth); Bolt names a missing or foreign
+    state cookie `invalid_browser`, an expired or used state `invalid_state`."""
+    install = args.settings.install_path if args.settings else "/slack/install"
+    if args.reason == "access_denied":
+        text = messages.SLACK_INSTALL_CANCELLED
+    elif args.reason in ("invalid_browser", "invalid_state", "missing_code"):
+        text = messages.SLACK_INSTALL_LINK_STALE
+    else:
+        text = messages.slack_install_failed(args.reason)
+    body = (f"<p>{html.escape(text)}</p>"
+            f'<p><a href="{html.escape(install)}">{html.escape(messages.SLACK_INSTALL_AGAIN)}'
+            "</a></p>")
+    page = page_html(messages.SLACK_INSTALL_NOT_DONE_TITLE, body,
+                     tone="ok" if args.reason == "access_denied" else "no")
+    return BoltResponse(status=args.suggested_status_code, body=page,
+                        headers={"Content-Type": "text/html; charset=utf-8",
+                                 "Cache-Control": "no-store"})
 
 
 def result_page(result: ConnectResult, surface: Surface = SLACK) -> HTMLResponse:

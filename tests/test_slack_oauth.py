@@ -135,3 +135,29 @@ def test_revoking_only_user_tokens_keeps_the_bot(oauth_world):
                            team_id=SECOND)  # handled after the first: the bot is still there
     store = oauth_world.app.clients.installation_store
     assert store.find_bot(enterprise_id=None, team_id=SECOND) is not None
+
+
+def test_a_cancelled_or_stale_install_says_so_in_one_line_and_installs_nothing(oauth_world):
+    page = httpx.get(f"{oauth_world.url}/slack/install")
+    state = re.search(r"state=([0-9a-f-]+)", page.text).group(1)
+    cookie = page.headers["set-cookie"].split(";")[0]
+    # The person pressed Cancel on Slack's page: Slack redirects with error=access_denied.
+    cancelled = httpx.get(f"{oauth_world.url}/slack/oauth_redirect",
+                          params={"error": "access_denied", "state": state},
+                          headers={"Cookie": cookie})
+    assert cancelled.status_code == 200
+    assert "The install was cancelled on Slack&#x27;s page" in cancelled.text
+    assert 'href="/slack/install"' in cancelled.text and "Oops" not in cancelled.text
+    # The link finished in another browser (no state cookie), or after its 10 minutes.
+    code = oauth_world.fake.install_code(SECOND)
+    elsewhere = httpx.get(f"{oauth_world.url}/slack/oauth_redirect",
+                          params={"code": code, "state": state})
+    with session_scope(oauth_world.deps.session_factory) as session:
+        session.execute(text("UPDATE slack_oauth_states SET expire_at = '2000-01-01 00:00:00'"))
+    late = httpx.get(f"{oauth_world.url}/slack/oauth_redirect",
+                     params={"code": code, "state": state}, headers={"Cookie": cookie})
+    for stale in (elsewhere, late):
+        assert stale.status_code in (400, 401)
+        assert "This install link has expired, was used already" in stale.text
+    with session_scope(oauth_world.deps.session_factory) as session:
+        assert SECOND not in set(session.scalars(select(slack_bots.c.team_id)))
