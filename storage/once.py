@@ -41,14 +41,19 @@ def claim_many(session: Session, scope: str, keys: list[str], *,
         return set()
     at = now or datetime.now(UTC)
     rows = [{"scope": scope, "key": key, "created_at": at} for key in unique]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = pg_insert(OnceKey).values(rows).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite_insert(OnceKey).values(rows).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        statement = insert(OnceKey).values(rows)
-    return set(session.scalars(statement.returning(OnceKey.key)))
+    # One Core statement with the rows as parameters: SQLAlchemy compiles it once and sends
+    # the rows as one multi-row INSERT ("insertmanyvalues"). A statement with the rows in its
+    # VALUES clause is compiled anew on every call (most of a claim's CPU time).
+    statement = _CLAIM_MANY.get(session.get_bind().dialect.name, _PLAIN_INSERT)
+    return set(session.connection().execute(statement, rows).scalars())
+
+
+_TABLE = OnceKey.__table__
+_PLAIN_INSERT = insert(_TABLE).returning(_TABLE.c.key)  # pragma: no cover - unsupported
+_CLAIM_MANY = {
+    "postgresql": pg_insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.key),
+    "sqlite": sqlite_insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.key),
+}
 
 
 def release_once(session: Session, scope: str, key: str) -> None:

@@ -97,3 +97,37 @@ def test_claim_many_claims_each_new_key_once_in_one_statement(session_factory):
         assert claim_many(session, "test", ["a", "b", "a"]) == {"a", "b"}
     with session_scope(session_factory) as session:
         assert claim_many(session, "test", ["b", "c"]) == {"c"}
+
+
+def test_claim_many_of_a_full_batch_returns_exactly_the_new_keys(session_factory):
+    from bot.handlers.middleware import CLAIM_BATCH
+    from storage.once import claim_many, claim_once
+
+    keys = [f"trigger:{n}" for n in range(CLAIM_BATCH)]
+    with session_scope(session_factory) as session:
+        taken = {key for key in keys[::7] if claim_once(session, "test", key)}
+    with session_scope(session_factory) as session:
+        assert claim_many(session, "test", keys) == set(keys) - taken
+    with session_scope(session_factory) as session:
+        assert claim_many(session, "test", [*keys, "trigger:new"]) == {"trigger:new"}
+
+
+def test_the_claim_writer_decides_gathered_and_urgent_keys_alike(session_factory):
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from bot.handlers.middleware import ClaimBatcher
+
+    deps = SimpleNamespace(session_factory=session_factory,
+                           clock=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    claims = ClaimBatcher(deps)  # type: ignore[arg-type]
+    try:
+        # First deliveries of commands (gathered into one insert), then a retry of one of them
+        # that waits before its ack (written at once, with whatever is queued).
+        gathered = [claims.submit(f"trigger:{n}", urgent=False) for n in range(5)]
+        again = claims.submit("trigger:3", urgent=True)
+        assert [decided.result(timeout=10) for decided in gathered] == [True] * 5
+        assert again.result(timeout=10) is False
+        assert claims.submit("trigger:3", urgent=False).result(timeout=10) is False
+    finally:
+        claims.close()

@@ -10,7 +10,7 @@ When each job runs, in the organisation's timezone (OrganisationSettings):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.chasing.timezones import org_zone
-from storage.models import ConnectionStatus
+from storage.models import ConnectionStatus, XeroConnection
 from storage.repositories import list_connections
 from storage.settings import organisation_settings
 
@@ -148,10 +148,17 @@ def previous_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
     return latest
 
 
-def organisation_times(session: Session) -> list[OrganisationTimes]:
-    """Every planned organisation's times, read from its connection and settings."""
+def organisation_times(
+    session: Session, connections: Sequence[XeroConnection] | None = None
+) -> list[OrganisationTimes]:
+    """Every planned organisation's times (or those of `connections` that are planned), read
+    from its connection and settings."""
+    if connections is None:
+        connections = list_connections(session, statuses=PLANNED_STATUSES)
     found = []
-    for connection in list_connections(session, statuses=PLANNED_STATUSES):
+    for connection in connections:
+        if connection.status not in PLANNED_STATUSES:
+            continue
         settings = organisation_settings(session, connection.id)
         found.append(OrganisationTimes(
             connection_id=connection.id,

@@ -76,7 +76,7 @@ def organisation_statuses(session: Session, workspace_id: int, now: datetime
 def connection_statuses(session: Session, organisations: Sequence[XeroConnection],
                         now: datetime) -> list[OrganisationStatus]:
     """These organisations' statuses, as /chaser status and `chaser status` show them."""
-    times = {t.connection_id: t for t in organisation_times(session)}
+    times = {t.connection_id: t for t in organisation_times(session, organisations)}
     statuses = []
     for connection in organisations:
         settings = organisation_settings(session, connection.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,10 @@ log = logging.getLogger(__name__)
 
 REQUEST_SCOPE = "slack_request"
 CLAIM_BATCH = 200  # keys per insert, well under SQLite's bound-parameter limit
+# How long a key nobody waits on before an ack (a slash command's first delivery) waits for
+# others to share its insert. A burst of commands arrives over tens of milliseconds: one
+# transaction per key cost more CPU than the acks themselves and competed with them.
+GATHER_SECONDS = 0.025
 
 
 def request_key(body: dict[str, Any]) -> str | None:
@@ -72,7 +77,7 @@ class WorkspaceIds:
         return found
 
 
-_STOP: Any = ("", None)
+_STOP: Any = ("", None, True)
 
 
 class DuplicateDelivery(Exception):
@@ -107,18 +112,21 @@ class ClaimBatcher:
 
     A burst of 50 commands then costs a few transactions instead of 50 queued writes (SQLite
     lets one writer in at a time and makes the others sleep and retry), and the acknowledgement
-    still waits for the database to decide, so a retry racing its original is never run."""
+    still waits for the database to decide, so a retry racing its original is never run. A key
+    whose request waits for it before its ack (`urgent`) is written with whatever is queued at
+    once; otherwise the writer gathers keys for up to GATHER_SECONDS first."""
 
     def __init__(self, deps: AppDeps) -> None:
         self._deps = deps
-        self._queue: queue.SimpleQueue[tuple[str, Future[bool]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, Future[bool], bool]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="slack-claims", daemon=True)
         self._thread.start()
 
-    def submit(self, key: str) -> Future[bool]:
-        """The decision to come: True when this delivery is the first with `key`."""
+    def submit(self, key: str, *, urgent: bool = True) -> Future[bool]:
+        """The decision to come: True when this delivery is the first with `key`. `urgent`:
+        a request waits for it before its ack, so it is written without gathering."""
         decided: Future[bool] = Future()
-        self._queue.put((key, decided))
+        self._queue.put((key, decided, urgent))
         return decided
 
     def close(self) -> None:
@@ -131,27 +139,38 @@ class ClaimBatcher:
             first = self._queue.get()
             if first is _STOP:
                 return
-            batch = [first]
-            while len(batch) < CLAIM_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    self._queue.put(_STOP)  # after this batch
-                    break
-                batch.append(item)
+            batch = self._gather(first)
             try:
                 with session_scope(self._deps.session_factory) as session:
-                    won = claim_many(session, REQUEST_SCOPE, [key for key, _ in batch],
+                    won = claim_many(session, REQUEST_SCOPE, [key for key, _, _ in batch],
                                      now=self._deps.clock())
             except Exception as exc:  # each waiting request fails through the error funnel
-                for _, decided in batch:
+                for _, decided, _ in batch:
                     decided.set_exception(exc)
                 continue
-            for key, decided in batch:
+            for key, decided, _ in batch:
                 decided.set_result(key in won)
                 won.discard(key)  # the same key twice in one batch: only the first wins
+
+
+    def _gather(self, first: tuple[str, Future[bool], bool]) -> list[Any]:
+        """`first` and the keys that join it: those queued, and while no key in the batch is
+        urgent, those arriving within GATHER_SECONDS."""
+        batch = [first]
+        urgent = first[2]
+        deadline = time.monotonic() + GATHER_SECONDS
+        while len(batch) < CLAIM_BATCH:
+            wait = 0.0 if urgent else deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(_STOP)  # after this batch
+                break
+            batch.append(item)
+            urgent = urgent or item[2]
+        return batch
 
 
 def team_of(body: dict[str, Any], context: Any) -> str | None:
@@ -176,9 +195,10 @@ def register(app: App, deps: AppDeps) -> None:
         key = request_key(body)
         if key is None:
             return next()
-        decided = claims.submit(key)
         retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
-        if not body.get("command") or retry not in ("", "0"):
+        first_command = bool(body.get("command")) and retry in ("", "0")
+        decided = claims.submit(key, urgent=not first_command)
+        if not first_command:
             # Events, interactions and redeliveries decide before their listener runs (another
             # module's listener may call ack() while holding a database lock, so it must not
             # wait on the claim there).
