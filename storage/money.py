@@ -10,6 +10,8 @@ MONEY_ROUNDING = ROUND_HALF_UP
 # A context's own quantize is a C call: storage's bulk writes map it over whole columns.
 MONEY_CONTEXT = Context(rounding=MONEY_ROUNDING)
 CENT = Decimal("0.01")
+# What a money() column holds (storage/types.py, NUMERIC(18, 4)): under 10**14.
+MONEY_LIMIT = Decimal(10) ** 14
 
 
 def quantize_money(amount: Decimal, quantum: Decimal = CENT) -> Decimal:

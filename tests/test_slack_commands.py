@@ -310,6 +310,34 @@ def test_settings_opens_a_modal_and_saving_changes_the_settings(world: SlackWorl
     assert refused.json()["response_action"] == "errors"
 
 
+@pytest.mark.parametrize(("amount", "wrong"), [
+    ("1e30", {"settings_minimum", "settings_alert_overdue"}),
+    ("99999999999999999999", {"settings_minimum", "settings_alert_overdue"}),
+    ("0.001", {"settings_alert_overdue"}),  # 0.00 to the cent: "above 0" it is not
+])
+def test_an_amount_money_cannot_hold_is_a_field_error_not_a_failure(world: SlackWorld,
+                                                                    amount: str, wrong: set):
+    # Money is kept to 14 digits before the point (storage/types.money): anything past that
+    # is said at the field, like "abc", instead of failing after the modal closed.
+    from tests.fakes.slack_requests import view_submission_payload
+
+    with session_scope(world.deps.session_factory) as session:
+        name = session.scalars(select(XeroConnection.tenant_name)).first()
+    world.send.command(f'settings "{name}"', user=ADMIN)
+    world.fake.wait_for_calls("views.open")
+    view = world.fake.views[max(world.fake.views)]
+    values = {
+        "settings_time": {"value": {"type": "timepicker", "selected_time": "08:30"}},
+        "settings_minimum": {"value": {"type": "number_input", "value": amount}},
+        "settings_alert_overdue": {"value": {"type": "number_input", "value": amount}},
+    }
+    answer = world.send.interaction(view_submission_payload(world.fake, view, values,
+                                                            user=ADMIN))
+    assert answer.response.status_code == 200
+    assert answer.json()["response_action"] == "errors", answer.response.text
+    assert set(answer.json()["errors"]) == wrong
+
+
 def test_settings_is_for_admins(world: SlackWorld):
     (refused,) = ask(world, "settings", user=MEMBER)
     assert refused["text"].startswith("Only admins can change chaser-bot's settings")

@@ -9,6 +9,7 @@ from typing import Any
 from bot import messages
 from bot.ids import Action, Block, Field, View
 from bot.payloads import SettingsForm, encode
+from storage.money import MONEY_LIMIT, quantize_money
 
 WAIT_FOR_EXPECTED = "wait_for_expected_date"
 BUTTONS_ADMINS_ONLY = "buttons_admins_only"
@@ -138,6 +139,15 @@ class SettingsChange:
     approvals_channel_id: str | None = None
 
 
+def _amount(raw: str) -> Decimal:
+    """An amount as typed ("1,250.50"), to the cent by the money rule; InvalidOperation when
+    it is not a number money can hold (stored, 1e30 failed after the modal had closed)."""
+    amount = Decimal(raw.replace(",", ""))
+    if not amount.is_finite() or abs(amount) >= MONEY_LIMIT:
+        raise InvalidOperation
+    return quantize_money(amount)
+
+
 def read_submission(connection_id: int, state: dict[str, Any]) -> SettingsChange:
     """The submitted values (view.state.values), with a message for each one that is wrong."""
 
@@ -150,8 +160,8 @@ def read_submission(connection_id: int, state: dict[str, Any]) -> SettingsChange
         errors[Block.SETTINGS_TIME] = messages.SETTINGS_TIME_MISSING
     raw = (value(Block.SETTINGS_MINIMUM).get("value") or "0").strip()
     try:
-        minimum: Decimal | None = Decimal(raw.replace(",", ""))
-        if not minimum.is_finite() or minimum < 0:
+        minimum: Decimal | None = _amount(raw)
+        if minimum < 0:
             raise InvalidOperation
     except InvalidOperation:
         minimum = None
@@ -162,8 +172,8 @@ def read_submission(connection_id: int, state: dict[str, Any]) -> SettingsChange
     overdue_over: Decimal | None = None
     if overdue_raw:
         try:
-            overdue_over = Decimal(overdue_raw.replace(",", ""))
-            if not overdue_over.is_finite() or overdue_over <= 0:
+            overdue_over = _amount(overdue_raw)
+            if overdue_over <= 0:
                 raise InvalidOperation
         except InvalidOperation:
             overdue_over = None
