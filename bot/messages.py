@@ -348,6 +348,10 @@ EXPECTED_DATE_LOCKED = (
     "Saved in chaser-bot only: Xero won't accept it because the invoice was created in a "
     "locked period."
 )
+EXPECTED_DATE_NOT_OPEN = (
+    "Saved in chaser-bot only: Xero won't accept it because the invoice is no longer open there "
+    "(paid, voided or deleted since the last sync); the next sync brings its new status."
+)
 EXPECTED_DATE_OTHER = "Saved in chaser-bot only: Xero won't accept it."
 
 

@@ -311,3 +311,18 @@ def test_a_click_from_another_workspace_is_refused_and_changes_nothing(digest_wo
     world.click({"action_id": Action.DIGEST_PAUSE.value, "value": ref_of(first)})
     world.fake.wait_for_calls("chat.update", 1)
     assert world.invoice(invoice_id_of(first)).chasing_paused
+
+
+def test_a_date_picked_on_an_invoice_paid_in_xero_since_the_digest_says_so(digest_world):
+    # The digest is a morning's picture: by the time someone picks a date the invoice may be
+    # paid in Xero, which then refuses any edit ("Invoice not of valid status for
+    # modification").
+    world = digest_world
+    block = world.line_blocks()[0]
+    invoice = world.invoice(invoice_id_of(block))
+    world.sandbox.ledger.add_payment(repositories_tenant(world), invoice.xero_invoice_id,
+                                     invoice.amount_due)
+    sent = pick_date(world, block, world.today() + timedelta(days=3))
+    (said,) = world.fake.wait_for_hook(sent.response_url)
+    assert said["text"].startswith("Saved in chaser-bot only: Xero won't accept it because the "
+                                   "invoice is no longer open there (paid, voided or deleted")

@@ -12,6 +12,7 @@ from bot.chasing.receivables_service import open_receivables
 from bot.chasing.xero_edits import expected_date_refusal, lock_date
 from bot.messages import EXPECTED_DATE_ALLOCATED as ALLOCATED_EXPLANATION
 from bot.messages import EXPECTED_DATE_LOCKED as LOCKED_EXPLANATION
+from bot.messages import EXPECTED_DATE_NOT_OPEN as NOT_OPEN_EXPLANATION
 from bot.messages import EXPECTED_DATE_OTHER as OTHER_EXPLANATION
 from storage import repositories
 from storage.db import session_scope
@@ -148,7 +149,10 @@ def test_refusals_are_explained_in_plain_words():
         clean,
     )
     assert locked.startswith(LOCKED_EXPLANATION) and "30-Nov-2025" in locked
-    other = explain_refusal(["Invoice not of valid status for modification"], clean)
+    # Paid, voided or deleted in Xero since the last sync: Xero's words say so.
+    gone = explain_refusal(["Invoice not of valid status for modification"], clean)
+    assert gone.startswith(NOT_OPEN_EXPLANATION)
+    other = explain_refusal(["Something else entirely"], clean)
     assert other.startswith(OTHER_EXPLANATION)
     # Xero's words say nothing of why, but the invoice's own state does: the one rule decides.
     assert explain_refusal(["Bad request"], clean, date(2025, 12, 31)).startswith(

@@ -48,6 +48,8 @@ def explain_refusal(xero_messages: list[str], invoice: Invoice, lock: date | Non
         explanation = messages.EXPECTED_DATE_LOCKED
     elif kind is EditRefusal.ALLOCATED:
         explanation = messages.EXPECTED_DATE_ALLOCATED
+    elif kind is EditRefusal.NOT_OPEN:
+        explanation = messages.EXPECTED_DATE_NOT_OPEN
     else:
         explanation = messages.EXPECTED_DATE_OTHER
     said = " ".join(message.strip() for message in xero_messages if message.strip())

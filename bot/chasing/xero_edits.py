@@ -67,4 +67,8 @@ def refusal_in_words(messages: list[str]) -> EditRefusal | None:
         return EditRefusal.LOCKED
     if any(word in text for word in ("payment", "credit", "allocated", "prepayment")):
         return EditRefusal.ALLOCATED
+    if "not of valid status" in text:
+        # Xero's answer for an invoice paid, voided or deleted since our last sync: "Invoice
+        # not of valid status for modification".
+        return EditRefusal.NOT_OPEN
     return None
