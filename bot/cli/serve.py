@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 
 # Seconds uvicorn gives in-flight requests after SIGTERM before closing them.
 GRACEFUL_SECONDS = 20
+# A thread waiting for the GIL gets it once the holder has run this long (Python's default:
+# 5 ms). An ack takes a few short turns (uvicorn's loop, Bolt's dispatch thread, the listener),
+# each of which could wait that long behind work after earlier commands' acks; 1 ms turns keep
+# a burst's acks moving (benchmarks/ack_latency.py) for a few more thread switches.
+GIL_SWITCH_SECONDS = 0.001
 ESCALATION_TICK = timedelta(minutes=1)
 CONNECTION_ALERTS_TICK = timedelta(minutes=1)
 
@@ -296,6 +302,8 @@ def serve(settings: Settings, *, host: str = "0.0.0.0",
     # uvicorn re-raises the signal it stopped for once it has shut down; a quiet handler lets
     # that SIGTERM end `server.run()` here, so the drain below runs and the exit status is 0.
     signal.signal(signal.SIGTERM, lambda *_: log.info("SIGTERM: draining"))
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     try:
         runtime.start()
         mode = "Socket Mode" if settings.slack_socket_mode else "HTTP mode"
@@ -304,6 +312,7 @@ def serve(settings: Settings, *, host: str = "0.0.0.0",
         server.run()
     finally:
         runtime.stop()
+        sys.setswitchinterval(switch_interval)
 
 
 def _refused(variable: str, exc: Exception) -> str:
