@@ -201,6 +201,19 @@ def test_schedule_show_set_and_assign(make_world, migrated_db, tmp_path):
                      ("settings.sender", "cli", None)]
 
 
+def test_a_sender_name_too_long_to_keep_is_refused_alike_on_every_database(
+    make_world, migrated_db, tmp_path
+):
+    # SQLite kept 300 characters; PostgreSQL failed with "database error: value too long".
+    world = make_world(contacts=4, invoices=10)
+    env = env_for(world, migrated_db, tmp_path)
+    refused = cli(env, "schedule", "sender", "--name", "x" * 300, "--email", "a@b.example")
+    assert refused.exit_code == 2, refused.output
+    assert refused.output.strip() == "Error: A sender's name is at most 255 characters (got 300)."
+    kept = cli(env, "schedule", "sender", "--name", "x" * 255, "--email", "a@b.example")
+    assert kept.exit_code == 0, kept.output
+
+
 def test_an_unconfirmed_send_is_resolved_by_a_person(make_world, migrated_db, tmp_path):
     world = make_world(contacts=4, invoices=20)
     env = env_for(world, migrated_db, tmp_path, SMTP_FROM="chaser@books.example")

@@ -8,7 +8,13 @@ from typing import Any
 from bot import messages
 from bot.blocks.digest import MAX_BLOCKS as MESSAGE_BLOCKS
 from bot.chasing.schedule_form import FormField, ScheduleForm
-from bot.chasing.schedules import Part, ScheduleSpec, describe_step, steps_text
+from bot.chasing.schedules import (
+    SENDER_NAME_MAX,
+    Part,
+    ScheduleSpec,
+    describe_step,
+    steps_text,
+)
 from bot.ids import Action, Block, Field, View
 from bot.messages import SLACK
 from bot.payloads import ScheduleAssign, ScheduleRef, encode
@@ -132,11 +138,12 @@ def schedule_modal(values: ScheduleModalValues) -> dict[str, Any]:
                hint=messages.SCHEDULE_DEFAULT_HINT),
         {"type": "divider"},
         _input(Block.SENDER_NAME, chosen, messages.SENDER_NAME_LABEL,
-               _text_input(values.sender_name), hint=messages.SENDER_HINT),
+               {**_text_input(values.sender_name), "max_length": SENDER_NAME_MAX},
+               hint=messages.SENDER_HINT),
         _input(Block.SENDER_EMAIL, chosen, messages.SENDER_EMAIL_LABEL,
                _email_input(values.sender_email)),
         _input(Block.ESCALATED_SENDER_NAME, chosen, messages.ESCALATED_SENDER_NAME_LABEL,
-               _text_input(values.escalated_sender_name)),
+               {**_text_input(values.escalated_sender_name), "max_length": SENDER_NAME_MAX}),
         _input(Block.ESCALATED_SENDER_EMAIL, chosen, messages.ESCALATED_SENDER_EMAIL_LABEL,
                _email_input(values.escalated_sender_email)),
     ]

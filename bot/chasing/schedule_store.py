@@ -15,6 +15,7 @@ from bot.chasing.schedules import (
     ScheduleError,
     ScheduleSpec,
     StepSpec,
+    sender_name,
     steps_text,
     validate,
 )
@@ -135,7 +136,7 @@ def set_sender(
 ) -> OrganisationSettings:
     """Make (name, email) the normal or escalated sender: the From name and the Reply-To
     address (None clears one); the address is checked, and a change is audited."""
-    name = (name or "").strip() or None
+    name = sender_name(name)
     email = sender_address(email) if email and email.strip() else None
     prefix = "escalated_sender" if escalated else "sender"
     row = organisation_settings(session, connection_id)

@@ -30,10 +30,21 @@ DEFAULT_TEMPLATE = {Part.BEFORE_DUE: "due_soon", Part.OVERDUE: "overdue", Part.P
 MAX_DAYS = 3650
 MAX_STEPS = 20  # per part: Chaser's schedules have a handful; more is a typing accident
 DEFAULT_SCHEDULE_NAME = "Default"
+SENDER_NAME_MAX = 255  # a sender's From name: what organisation_settings keeps (String(255))
 
 
 class ScheduleError(BadInput):
     """A schedule or step as typed cannot be used; the message says what to change."""
+
+
+def sender_name(text: str | None) -> str | None:
+    """A sender's From name as typed, trimmed (None: none); BadInput past SENDER_NAME_MAX
+    characters, on every database (SQLite kept a longer one, PostgreSQL refused it)."""
+    name = (text or "").strip() or None
+    if name is not None and len(name) > SENDER_NAME_MAX:
+        raise BadInput(f"A sender's name is at most {SENDER_NAME_MAX} characters "
+                       f"(got {len(name)}).")
+    return name
 
 
 def _shown(value: object, limit: int = 30) -> str:

@@ -20,6 +20,7 @@ from bot.chasing.schedules import (
     ScheduleSpec,
     apply_edit,
     describe_step,
+    sender_name,
 )
 from bot.cli.support import CommandError, choose_connections, migrated_context
 from bot.config import Settings
@@ -117,8 +118,9 @@ def set_senders(settings: Settings, console: Console, *, org: str | None, name: 
 
     if not name and not email:
         raise BadInput("Give --name and/or --email.")
+    sender_name(name)  # a wrong name or address fails before any work, in one line
     if email:
-        sender_address(email)  # a wrong address fails before any work, in one line
+        sender_address(email)
     prefix = "escalated_sender" if escalated else "sender"
     ctx = migrated_context(settings)
     with session_scope(ctx.session_factory) as session:
