@@ -141,6 +141,22 @@ def test_disputing_an_invoice_records_who_why_and_when(world, session_factory):
                                                        "invoice.dispute_resolved"]
 
 
+def test_disputing_again_with_another_reason_is_recorded_and_the_same_one_is_not(
+        world, session_factory):
+    # Two people marking the same invoice from one digest, or a stale "Mark disputed" button:
+    # the reason shown must be one the audit log holds, with who gave it.
+    (_, _, _, invoice_id), _, controls, _ = world
+    controls.dispute_invoice(actor(world, "U0FIRST"), invoice_id, reason="wrong price")
+    again = controls.dispute_invoice(actor(world, "U0SECOND"), invoice_id, reason="not delivered")
+    same = controls.dispute_invoice(actor(world, "U0THIRD"), invoice_id, reason="not delivered")
+    assert (again.changed, same.changed) == (True, False)
+    with session_scope(session_factory) as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert (invoice.disputed_reason, invoice.disputed_by) == ("not delivered", "U0SECOND")
+    assert audit(session_factory) == [("invoice.disputed", "U0FIRST"),
+                                      ("invoice.disputed", "U0SECOND")]
+
+
 def test_managers_approve_escalations_and_admins_do_when_none_is_named(world, session_factory):
     (workspace_id, *_), permissions, *_ = world
     assert permissions.allowed(actor(world, "U0CONNECTOR"), Capability.APPROVE_ESCALATIONS)

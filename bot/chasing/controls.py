@@ -143,17 +143,23 @@ class ChasingControls:
     def _set_dispute(self, actor: Actor, invoice_id: int, *, disputed: bool,
                      reason: str | None = None) -> ControlOutcome:
         with self._locked(actor, Invoice, invoice_id) as (session, invoice, connection):
-            changed = invoice.disputed != disputed
+            new_reason = (reason or "").strip() or None if disputed else None
+            # Disputing again with another reason (a digest clicked twice, two people at once)
+            # replaces who, why and when, so it is a change and is audited like the first.
+            changed = invoice.disputed != disputed or invoice.disputed_reason != new_reason
+            if not changed:
+                return ControlOutcome(connection.id, _name(connection),
+                                      invoice.invoice_number or "", paused=disputed,
+                                      changed=False)
             invoice.disputed = disputed
-            invoice.disputed_reason = (reason or "").strip() or None if disputed else None
+            invoice.disputed_reason = new_reason
             invoice.disputed_by = actor.user_id if disputed else None
             invoice.disputed_at = self._clock() if disputed else None
-            if changed:
-                self._audit(session, actor, connection,
-                            "invoice.disputed" if disputed else "invoice.dispute_resolved",
-                            {**_invoice_detail(invoice), "reason": invoice.disputed_reason})
+            self._audit(session, actor, connection,
+                        "invoice.disputed" if disputed else "invoice.dispute_resolved",
+                        {**_invoice_detail(invoice), "reason": invoice.disputed_reason})
             return ControlOutcome(connection.id, _name(connection), invoice.invoice_number or "",
-                                  paused=disputed, changed=changed)
+                                  paused=disputed)
 
     # Internals ---------------------------------------------------------------------------
 
