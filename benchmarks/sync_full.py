@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -94,6 +95,7 @@ def main() -> None:
     sandbox = start_sandbox(port, args.contacts, args.invoices, args.limits)
     work = Path(tempfile.mkdtemp(prefix="chaser-bench-"))
     url = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
+    ctx = None
     try:
         db.upgrade(url)
         settings = load_settings(
@@ -128,6 +130,9 @@ def main() -> None:
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
+        if ctx is not None:
+            ctx.close()
+        shutil.rmtree(work, ignore_errors=True)  # the 100,000-invoice SQLite file
 
     if full.outcome != "ok":
         raise SystemExit(f"full sync {full.outcome}: {full.reason}")
