@@ -66,6 +66,23 @@ def test_an_app_token_slack_refuses_stops_with_one_line_naming_it(fake_slack, tm
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_a_port_already_in_use_stops_with_one_line_before_saying_it_serves(fake_slack, tmp_path):
+    # uvicorn alone logged its own error after "serving on port …" and exited 3, the code
+    # the README keeps for a command that is not built yet.
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_once(serve_env(fake_slack, tmp_path, PORT=str(port)), tmp_path)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"Error: port {port} is already in use (another chaser serve?): stop what holds it, "
+        "or set PORT to a free port.")
+
+
 def test_http_mode_serves_slack_and_health_then_exits_cleanly_on_sigterm(served, fake_slack):
     process = served()
     health = process.wait_healthy()

@@ -9,8 +9,10 @@ drains acknowledged Slack work, the scheduler's running jobs and the webhook wor
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.cli.support import CommandError
 from bot.config import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -294,7 +297,12 @@ def serve(settings: Settings, *, host: str = "0.0.0.0",
     """Run until SIGTERM or Ctrl-C, then drain and return (exit status 0)."""
     import uvicorn
 
-    runtime = build_runtime(settings)
+    listener = listen(host, settings.port)
+    try:
+        runtime = build_runtime(settings)
+    except BaseException:
+        listener.close()
+        raise
     config = uvicorn.Config(runtime.web, host=host, port=settings.port, lifespan="off",
                             access_log=False, log_level="warning", proxy_headers=True,
                             timeout_graceful_shutdown=GRACEFUL_SECONDS)
@@ -309,10 +317,27 @@ def serve(settings: Settings, *, host: str = "0.0.0.0",
         mode = "Socket Mode" if settings.slack_socket_mode else "HTTP mode"
         if on_ready:
             on_ready(f"chaser-bot serving in {mode} on port {settings.port}")
-        server.run()
+        server.run(sockets=[listener])
     finally:
+        listener.close()
         runtime.stop()
         sys.setswitchinterval(switch_interval)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The web server's socket, bound before anything starts: a port another process holds
+    is one line (uvicorn alone logs its own error, after "serving", and exits 3)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(f"port {port} is already in use (another chaser serve?): stop "
+                               "what holds it, or set PORT to a free port.") from None
+        raise CommandError(f"cannot listen on port {port}: {exc.strerror}.") from None
+    return sock
 
 
 def _refused(variable: str, exc: Exception) -> str:
