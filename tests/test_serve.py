@@ -83,6 +83,22 @@ def test_a_port_already_in_use_stops_with_one_line_before_saying_it_serves(fake_
         "or set PORT to a free port.")
 
 
+def test_slack_out_of_reach_at_start_is_one_line_not_a_bug_report(fake_slack, tmp_path):
+    # Nothing listens at SLACK_API_URL (a network or proxy down): the start-up check of the
+    # bot token gets no answer at all, which is neither a refused token nor a bug.
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}/api/"
+    result = run_once(serve_env(fake_slack, tmp_path, SLACK_API_URL=nowhere), tmp_path)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert lines == [f"Error: Slack did not answer at {nowhere} (Connection refused): check the "
+                     "network (and SLACK_API_URL), then run chaser serve again."]
+    assert "Traceback" not in result.stderr and "report it" not in result.stderr
+
+
 def test_http_mode_serves_slack_and_health_then_exits_cleanly_on_sigterm(served, fake_slack):
     process = served()
     health = process.wait_healthy()

@@ -269,6 +269,11 @@ def build_runtime(settings: Settings) -> Runtime:
         app = create_app(deps, clients)
     except (BoltError, SlackApiError) as exc:
         raise ConfigError(_refused("SLACK_BOT_TOKEN", exc)) from None
+    except OSError as exc:  # urllib's URLError too: no answer at all, not a refusal
+        cause = getattr(exc, "reason", exc)  # URLError wraps the OSError it met
+        reason = getattr(cause, "strerror", None) or cause
+        raise CommandError(f"Slack did not answer at {clients.base_url} ({reason}): check the "
+                           "network (and SLACK_API_URL), then run chaser serve again.") from None
     services: list[Service] = []
     poster = SlackAlertPoster(clients.for_team)
     alerts = AlertService(session_factory=deps.session_factory, clock=deps.clock, poster=poster)
