@@ -207,6 +207,10 @@ def test_a_snooze_the_card_does_not_offer_is_acknowledged_refused_and_changes_no
     with session_scope(deps.session_factory) as session:
         request_id = session.scalars(select(ApprovalRequest.id)).first()
     odd = json.dumps({"v": "e1", "r": request_id, "h": hours})
+    # Someone who may not decide hears that first, whatever the value, and the try is audited.
+    hook = _click(app, Action.ESCALATION_SNOOZE, odd, user=MEMBER, channel=DIGEST,
+                  ts="1700000000.000100", selected=True)
+    assert app.fake.wait_for_hook(hook)[0]["text"].startswith("Only managers can")
     hook = _click(app, Action.ESCALATION_SNOOZE, odd, user=ADMIN, channel=DIGEST,
                   ts="1700000000.000100", selected=True)
     (said,) = app.fake.wait_for_hook(hook)
@@ -214,6 +218,9 @@ def test_a_snooze_the_card_does_not_offer_is_acknowledged_refused_and_changes_no
     with session_scope(deps.session_factory) as session:
         request = session.get(ApprovalRequest, request_id)
         assert (request.status, request.ask_again_at) == (ApprovalStatus.PENDING, None)
+        refused = session.scalars(select(AuditEntry.actor).where(
+            AuditEntry.action == "escalation.refused")).all()
+    assert refused == [MEMBER]
 
 
 def test_the_forewarn_posts_tomorrows_plan_and_skip_holds_a_customer_back(stage):

@@ -348,11 +348,11 @@ class EscalationService:
     def snooze(self, request_id: int, actor: Actor, hours: int) -> Decision:
         """A manager snoozes: the question comes back (a new card) after `hours`, one of the
         card's Snooze choices (any other length is a card we no longer understand)."""
-        if hours not in SNOOZE_CHOICES_HOURS:
-            return Decision(False, messages.plain(messages.ESCALATION_SNOOZE_UNKNOWN))
         refused = self._refusal(request_id, actor, "snooze")
         if refused is not None:
-            return refused
+            return refused  # whoever may not decide is refused (and audited) first
+        if hours not in SNOOZE_CHOICES_HOURS:
+            return Decision(False, messages.plain(messages.ESCALATION_SNOOZE_UNKNOWN))
         return self._decide(request_id, actor.user_id, to=ApprovalStatus.SNOOZED,
                             action="escalation.snoozed",
                             snooze_for=timedelta(hours=hours))
