@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from tests.fakes.slack_requests import block_actions_payload
 from tests.fixtures.slack import MEMBER, SlackWorld
@@ -78,6 +79,25 @@ def test_look_ups_before_any_organisation_is_connected_say_to_connect(slack_worl
         sent = slack_world.send.command(text, user=MEMBER)
         (post,) = slack_world.fake.wait_for_hook(sent.response_url)
         assert post["text"] == "No Xero organisation is connected: run `/chaser connect` first."
+
+
+@pytest.mark.parametrize("action", [
+    {"action_id": "customer_pick:7", "value": "not ours"},
+    {"action_id": "schedule_customer_pick:7", "value": '{"v": "zz"}'},
+    {"action_id": "forewarn_skip", "value": '{"v": "s1", "c": 1, "k": 2, "d": "2026-02-30"}'},
+])
+def test_a_button_whose_value_chaser_bot_cannot_read_is_told_as_an_older_message(
+    slack_world: SlackWorld, action: dict
+):
+    # Not "Something went wrong (reference …)" with a traceback logged: the value is from a
+    # message chaser-bot no longer reads (a forewarn's Skip is not "this escalation" either).
+    from tests.fakes.slack_requests import block_actions_payload
+
+    click = block_actions_payload(slack_world.fake, action, user=MEMBER)
+    assert slack_world.send.interaction(click).response.status_code == 200
+    (told,) = slack_world.fake.wait_for_hook(click["response_url"])
+    assert told["text"] == ("That button or form is from a message chaser-bot no longer reads. "
+                            "Run `/chaser help` to see what it does now.")
 
 
 def test_an_unexpected_error_shows_a_reference_not_a_traceback(slack_world: SlackWorld):

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.errors import UserFacingError
+from bot.payloads import PayloadError
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -28,6 +29,9 @@ def person_text(error: Exception) -> str:
     """What the person who acted reads about `error` (never a traceback)."""
     if isinstance(error, UserFacingError):
         return error.text(messages.SLACK)
+    if isinstance(error, PayloadError):  # a value Slack sent back that is not one we wrote
+        log.warning("unreadable Slack payload: %s", error)
+        return messages.SLACK_UNHANDLED
     reference = secrets.token_hex(4)
     log.error("Slack request failed (ref %s)", reference, exc_info=error)
     return messages.SLACK_UNEXPECTED.format(reference=reference)

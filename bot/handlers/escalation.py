@@ -88,7 +88,7 @@ def register(app: App, deps: AppDeps) -> None:
             ref = decode_as(_value(body), SkipRef)
             run_date = date.fromisoformat(ref.d)
         except (PayloadError, ValueError):
-            tell(messages.ESCALATION_UNKNOWN, body, client)
+            tell(messages.SLACK_UNHANDLED, body, client)  # not an escalation: a forewarn
             return
         result = forewarns.skip(ref.c, ref.k, run_date, actor_of(body, context))
         container = body.get("container") or {}
