@@ -1015,6 +1015,10 @@ DIGEST_STALE_BUTTON = say(
 DISPUTE_REASON_NEEDED = "Say what the customer disputes, so whoever resolves it knows."
 
 
+def dispute_reason_too_long(limit: int) -> str:
+    return f"Keep the reason to {limit:,} characters; the details can go in Xero's notes."
+
+
 # A lost Xero connection, by DM; the consent link modal ---------------------------------------
 
 RECONNECT_BUTTON = "Reconnect Xero"

@@ -107,7 +107,7 @@ def test_a_one_invoice_digest_is_exactly_these_blocks():
          "text": mrkdwn("*Most overdue* (1–1 of 1, by amount × days overdue)")},
         {
             "type": "section",
-            "block_id": f"dl:{ref}",
+            "block_id": f"dl:-:{ref}",  # no expected date shown
             "text": mrkdwn(
                 f"*1. <{invoice_url}|INV-0042>* · Acme &amp; Sons &lt;Ltd&gt;\n"
                 "USD 1,200.00 (≈ NZD 2,000.00) · *45 days overdue* (due 17 Oct 2026)"

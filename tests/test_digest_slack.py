@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.blocks.digest import line_ref
 from bot.chasing.digest_post import DigestPoster
 from bot.chasing.receivables import org_today
 from bot.cli.demo import connect_unattended
@@ -88,7 +89,7 @@ def digest_world(make_sandbox, make_slack_world) -> DigestWorld:
 
 
 def ref_of(block: dict[str, Any]) -> str:
-    return block["block_id"].split(":", 1)[1]
+    return line_ref(block["block_id"])
 
 
 def invoice_id_of(block: dict[str, Any]) -> int:
@@ -147,6 +148,15 @@ def test_mark_disputed_asks_why_in_a_modal_and_stops_chasing_until_resolved(dige
     assert answer["response_action"] == "errors"
     assert not world.invoice(invoice_id).disputed
 
+    # The modal's max_length binds Slack's clients; a crafted submission is refused too.
+    long = view_submission_payload(world.fake, view, {
+        Block.DISPUTE_REASON: {Field.VALUE: {"type": "plain_text_input", "value": "x" * 501}}},
+        user=MEMBER)
+    answer = world.slack.send.interaction(long).json()
+    assert answer["response_action"] == "errors"
+    assert "500 characters" in answer["errors"][Block.DISPUTE_REASON]
+    assert not world.invoice(invoice_id).disputed
+
     filled = view_submission_payload(world.fake, view, {
         Block.DISPUTE_REASON: {Field.VALUE: {"type": "plain_text_input",
                                              "value": "Goods arrived damaged"}}}, user=MEMBER)
@@ -186,6 +196,8 @@ def test_a_date_picked_is_written_to_xero_and_shown_in_the_row(digest_world):
     world.fake.wait_for_calls("chat.update", 1)
     row = next(b for b in world.line_blocks() if invoice_id_of(b) == invoice_id)
     assert row["accessory"]["initial_date"] == when.isoformat()
+    # "If a message is updated, use a new block_id" (Block Kit): the picker's old state goes.
+    assert row["block_id"] != block["block_id"] and when.isoformat() in row["block_id"]
 
 
 def test_a_date_xero_refuses_is_kept_here_and_the_person_is_told_why(digest_world):

@@ -24,7 +24,8 @@ MAX_FIELD_TEXT = 2000
 MAX_HEADER_TEXT = 150
 MAX_BUTTON_VALUE = 2000
 MAX_BLOCK_ID = 255
-MAX_REASON_CHARS = 300  # a dispute reason shown in a line; the modal allows 500
+MAX_REASON_CHARS = 300  # a dispute reason shown in a line
+DISPUTE_REASON_MAX = 500  # the modal's max_length; Slack's client enforces it, we check again
 
 # Won't-be-chased reasons the digest counts one by one, in this order (the rest are summed).
 COUNTED_REASONS = (
@@ -171,6 +172,16 @@ def _line_text(line: DigestLine, rank: int, short_code: str | None,
     return "\n".join(text)
 
 
+def line_block_id(ref: str, expected: date | None) -> str:
+    """`dl:<expected date or ->:<InvoiceRef>`; line_ref reads the InvoiceRef back."""
+    return f"{Block.DIGEST_LINE}:{expected.isoformat() if expected else '-'}:{ref}"[:MAX_BLOCK_ID]
+
+
+def line_ref(block_id: str) -> str:
+    """The InvoiceRef payload of a digest line's block_id (see line_block_id)."""
+    return block_id.removeprefix(f"{Block.DIGEST_LINE}:").partition(":")[2]
+
+
 def line_blocks(line: DigestLine, rank: int, digest: Digest) -> Blocks:
     """One overdue invoice: its facts with a date picker, then its buttons."""
     ref = encode(InvoiceRef(c=digest.connection_id, i=line.invoice_id))
@@ -200,8 +211,10 @@ def line_blocks(line: DigestLine, rank: int, digest: Digest) -> Blocks:
     return [
         {
             "type": "section",
-            # The block_id carries the invoice for the date picker, which has no value.
-            "block_id": f"{Block.DIGEST_LINE}:{ref}"[:MAX_BLOCK_ID],
+            # The block_id carries the invoice for the date picker, which has no value, and the
+            # date it shows: "If a message is updated, use a new block_id" (Block Kit's block
+            # reference), or a client may keep the picker's old state over the new initial_date.
+            "block_id": line_block_id(ref, line.expected_payment_date),
             "text": _text(_line_text(line, rank, digest.short_code, digest.base_currency)),
             "accessory": picker,
         },
@@ -307,7 +320,7 @@ def dispute_modal(form: DisputeForm, invoice_number: str | None, customer: str |
                     "type": "plain_text_input",
                     "action_id": str(Field.VALUE),
                     "multiline": True,
-                    "max_length": 500,
+                    "max_length": DISPUTE_REASON_MAX,
                 },
             },
         ],

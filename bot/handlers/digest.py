@@ -13,7 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot import messages
-from bot.blocks.digest import dispute_modal
+from bot.blocks.digest import DISPUTE_REASON_MAX, dispute_modal, line_ref
 from bot.chasing.digest_actions import DigestActions
 from bot.chasing.permissions import Actor
 from bot.chasing.ports import PostedMessage
@@ -115,9 +115,12 @@ def register(app: App, deps: AppDeps, actions: DigestActions | None = None) -> N
                           context: Any, client: WebClient) -> None:
         field = view["state"]["values"].get(Block.DISPUTE_REASON, {}).get(Field.VALUE, {})
         reason = (field.get("value") or "").strip()
-        if not reason:
-            ack(response_action="errors",
-                errors={Block.DISPUTE_REASON.value: messages.DISPUTE_REASON_NEEDED})
+        # max_length binds Slack's clients only: a crafted submission can carry any length.
+        problem = (messages.DISPUTE_REASON_NEEDED if not reason else
+                   messages.dispute_reason_too_long(DISPUTE_REASON_MAX)
+                   if len(reason) > DISPUTE_REASON_MAX else None)
+        if problem:
+            ack(response_action="errors", errors={Block.DISPUTE_REASON.value: problem})
             return
         ack()
 
@@ -137,7 +140,7 @@ def register(app: App, deps: AppDeps, actions: DigestActions | None = None) -> N
 
         def work() -> None:
             block_id = str(action.get("block_id", ""))
-            ref = _payload(block_id.removeprefix(f"{Block.DIGEST_LINE}:"), InvoiceRef)
+            ref = _payload(line_ref(block_id), InvoiceRef)
             outcome = actions.set_expected_date(actor_of(body, context), ref.c, ref.i,
                                                 date.fromisoformat(chosen), message_of(body))
             summary = actions.invoice(ref.i)
