@@ -46,6 +46,11 @@ SLACK_EVENTS_PATH = "/slack/events"
 # requests queue one behind another; here each waits for its ack in a thread instead.
 SLACK_DISPATCH_THREADS = 64
 
+# The most a request to /slack/events or /xero/webhooks may carry. Slack's and Xero's own are
+# kilobytes (a modal's state, a batch of events of ~300 bytes each); these paths are public,
+# so a body is counted as it arrives and refused past this, before it is all in memory.
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
 # A health check: returns None when healthy, else a short reason.
 HealthCheck = Callable[[], "str | None"]
 
@@ -144,6 +149,21 @@ def message_page(message: str, *, status: int, surface: Surface = SLACK) -> HTML
                        tone="no", status=status, surface=surface)
 
 
+async def capped_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The raw body, or None (answer 413) once it is longer than `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class SlackEndpoint:
     """Bolt's Starlette adapter (its request/response conversion), dispatching in a thread.
 
@@ -158,7 +178,9 @@ class SlackEndpoint:
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def handle(self, request: Request) -> Response:
-        body = await request.body()
+        body = await capped_body(request)
+        if body is None:
+            return Response(status_code=413)
         if request.method == "POST" and not self._signed(body, request):
             return JSONResponse({"error": "invalid request"}, status_code=401)
         try:
@@ -314,7 +336,9 @@ def webhook_endpoint(inbox: WebhookInbox) -> Callable[[Request], Awaitable[Respo
     """
 
     async def endpoint(request: Request) -> Response:
-        body = await request.body()  # the raw bytes: the signature covers them exactly
+        body = await capped_body(request)  # the raw bytes: the signature covers them exactly
+        if body is None:
+            return Response(status_code=413)
         signature = request.headers.get("x-xero-signature")
         try:
             receipt = await asyncio.wait_for(

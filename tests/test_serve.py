@@ -181,6 +181,24 @@ def test_serve_with_a_webhook_key_answers_xeros_intent_to_receive(served):
     assert code == 0, output
 
 
+def test_a_body_far_larger_than_slack_or_xero_send_is_refused_before_it_is_read(served):
+    # Anyone may POST to these public paths; an unsigned 150 MB body was read whole into
+    # memory (RSS +200 MB a request) before its signature was looked at.
+    process = served(XERO_WEBHOOK_KEY="serve-test-webhook-key")
+    process.wait_healthy()
+    huge = b"x" * (6 * 1024 * 1024)
+    for path in ("/xero/webhooks", "/slack/events"):
+        answer = httpx.post(f"{process.url}{path}", content=huge, timeout=30,
+                            headers={"x-xero-signature": "forged", "Content-Type": "text/plain"})
+        assert answer.status_code == 413, (path, answer.status_code)
+        streamed = httpx.post(f"{process.url}{path}", content=iter([huge]), timeout=30,
+                              headers={"Content-Type": "text/plain"})  # no Content-Length
+        assert streamed.status_code == 413, (path, streamed.status_code)
+    assert httpx.get(f"{process.url}/healthz", timeout=10).status_code == 200
+    code, output = process.stop()
+    assert code == 0, output
+
+
 def test_sigterm_lets_an_acknowledged_sync_finish_and_post_its_result(
     served, fake_slack, sandbox, tmp_path
 ):
