@@ -118,3 +118,25 @@ def test_a_minimum_between_equal_amounts_splits_one_case_by_the_rule():
     assert figures.reasons == {SkipReason.BELOW_MINIMUM: 2}
     top = sorted(figures.top, key=lambda entry: entry[:3], reverse=True)
     assert [(entry[3][0], entry[5]) for entry in top] == [(4, None), (2, None)]
+
+
+def test_the_builders_gc_pause_restores_the_collector_however_builds_overlap():
+    import gc
+
+    from bot.chasing.digest_builder import gc_paused
+
+    assert gc.isenabled()
+    first, second = gc_paused(), gc_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # two builds in two threads, not nested
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    gc.disable()  # a process that runs without the collector keeps it off
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
