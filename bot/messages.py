@@ -438,6 +438,11 @@ CHASER_COMMANDS = (
 SLACK_HELP_TITLE = "chaser-bot chases unpaid Xero invoices. Commands:"
 SLACK_UNKNOWN_SUBCOMMAND = "`/chaser {word}` is not a command. Try `/chaser help`."
 SLACK_USAGE = "Usage: `/chaser {usage}`"
+
+
+def not_a_date(typed: str) -> str:
+    """A date typed after `until` that no calendar has (2026-02-30) or not as YYYY-MM-DD."""
+    return f"“{typed[:40]}” is not a date: write it as YYYY-MM-DD, e.g. 2026-12-31."
 # A click or form no listener reads (a message from an older release): said to the person.
 SLACK_UNHANDLED = ("That button or form is from a message chaser-bot no longer reads. Run "
                    "`/chaser help` to see what it does now.")

@@ -255,10 +255,18 @@ def test_names_typed_with_apostrophes_or_a_phones_curly_quotes_are_found(world: 
                              f"{name}? Write it in full.")
 
 
-@pytest.mark.parametrize("text", ["pause until tomorrow", "pause until", "pause customer",
+@pytest.mark.parametrize("text", ["pause until", "pause customer",
                                   "pause everything", "resume now please"])
 def test_bad_pause_arguments_get_the_usage_line(world: SlackWorld, text: str):
     assert world.send.command(text, user=ADMIN).json()["text"].startswith("Usage: `/chaser ")
+
+
+@pytest.mark.parametrize("typed", ["2026-02-30", "tomorrow", "31/12/2026"])
+def test_a_pause_date_no_calendar_has_is_named_before_the_usage_line(world: SlackWorld,
+                                                                     typed: str):
+    said = world.send.command(f"pause until {typed}", user=ADMIN).json()["text"]
+    assert said.startswith(f"“{typed}” is not a date: write it as YYYY-MM-DD")
+    assert "Usage: `/chaser pause" in said
 
 
 def test_settings_opens_a_modal_and_saving_changes_the_settings(world: SlackWorld):

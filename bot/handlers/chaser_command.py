@@ -20,6 +20,7 @@ from bot.errors import UserFacingError
 from bot.handlers import errors
 from bot.handlers.middleware import DuplicateDelivery
 from bot.ids import Command, Subcommand
+from bot.messages import SLACK
 
 if TYPE_CHECKING:
     from slack_bolt import Ack, App, Respond
@@ -29,7 +30,12 @@ if TYPE_CHECKING:
 
 
 class BadArguments(UserFacingError):
-    """The words after the subcommand do not fit it; the reply is its usage line."""
+    """The words after the subcommand do not fit it; the reply is its usage line, after the
+    message when `shown` (a sentence for the person, not a note for the log)."""
+
+    def __init__(self, message: str, *, shown: bool = False) -> None:
+        super().__init__(message)
+        self.shown = shown
 
 
 @dataclass(frozen=True)
@@ -158,8 +164,9 @@ def register(app: App, deps: AppDeps) -> None:
             return
         try:
             args = route.parse(words[1:])
-        except BadArguments:
-            ack(text=usage_line(name), response_type="ephemeral")
+        except BadArguments as problem:
+            said = problem.text(SLACK) + " " if problem.shown else ""
+            ack(text=said + usage_line(name), response_type="ephemeral")
             return
         call = Call(
             team_id=body.get("team_id") or "", workspace_id=context["workspace_id"],

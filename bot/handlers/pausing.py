@@ -43,7 +43,7 @@ def parse_pause(words: Sequence[str]) -> PauseArgs:
         try:
             until = date.fromisoformat(words[-1])
         except ValueError:
-            raise BadArguments("not a YYYY-MM-DD date") from None
+            raise BadArguments(messages.not_a_date(words[-1]), shown=True) from None
         words = words[:at]
     return PauseArgs(customer=_customer(words), until=until)
 
