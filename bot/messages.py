@@ -695,7 +695,14 @@ STATUS_NONE = say("No Xero organisation is connected yet. Run {cmd[connect]}.")
 SYNCING = "Syncing with Xero…"
 DISCONNECTING = "Disconnecting {name}…"
 DISCONNECTED_DONE = "{name} is disconnected from chaser-bot; its history is kept."
-SYNC_DONE = "{name}: synced {contacts} contacts and {invoices} invoices in {seconds} s."
+def counted(count: int, word: str) -> str:
+    """"1 invoice", "2 invoices": a count with its noun (English plurals in -s)."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
+def sync_done(name: str, contacts: int, invoices: int, seconds: float) -> str:
+    return (f"{name}: synced {counted(contacts, 'contact')} and {counted(invoices, 'invoice')} "
+            f"in {seconds:.1f} s.")
 SYNC_NOT_DONE = "{name}: not synced — {reason}"
 
 

@@ -94,3 +94,10 @@ def test_no_slash_command_is_spelled_outside_messages(folder):
         found += [f"{path.name}:{line}" for line, text in _string_constants(path)
                   if "/chaser " in text]
     assert found == []
+
+
+def test_a_sync_result_counts_in_words_a_person_would_use():
+    assert messages.sync_done("Kiwi", 1, 1, 0.04) == (
+        "Kiwi: synced 1 contact and 1 invoice in 0.0 s.")
+    assert messages.sync_done("Kiwi", 0, 12345, 2.26) == (
+        "Kiwi: synced 0 contacts and 12,345 invoices in 2.3 s.")

@@ -45,9 +45,8 @@ def sync_summary(reports: Sequence[SyncReport]) -> str:
     for report in reports:
         name = report.tenant_name or str(report.connection_id)
         if report.outcome == "ok":
-            lines.append(messages.SYNC_DONE.format(
-                name=name, contacts=report.contacts, invoices=report.invoices,
-                seconds=f"{report.seconds:.1f}"))
+            lines.append(messages.sync_done(name, report.contacts, report.invoices,
+                                            report.seconds))
         else:
             lines.append(messages.SYNC_NOT_DONE.format(name=name,
                                                        reason=report.text(SLACK) or report.outcome))
