@@ -149,6 +149,27 @@ def test_invoice_paid_in_xero_is_fetched_by_id_and_stored(world: WebhookWorld) -
     assert calls(world) == {"GET /Invoices": 1}
 
 
+def test_an_event_whose_resource_id_is_not_a_guid_does_not_strand_the_others(
+    world: WebhookWorld,
+) -> None:
+    invoice = open_invoice(world)
+    delivery = {"events": [event(world.tenant_id(), "not-a-guid"),
+                           event(world.tenant_id(), invoice.xero_invoice_id)],
+                "firstEventSequence": 1, "lastEventSequence": 2, "entropy": "QWERTYUIOP"}
+    assert post_delivery(world, delivery).status_code == 200
+
+    def processed() -> list[XeroWebhookEvent]:
+        with session_scope(world.ctx.session_factory) as session:
+            rows = session.scalars(select(XeroWebhookEvent)).all()
+            session.expunge_all()
+            return list(rows) if rows and all(r.processed_at for r in rows) else []
+
+    (done,) = wait_for(processed, what="the event fetched")
+    # Only the GUID was kept, and its fetch worked: a stray id in Xero's IDs filter would
+    # have made Xero refuse the whole call (400), leaving the invoice unfetched.
+    assert done.resource_id == invoice.xero_invoice_id.lower() and done.error is None
+
+
 def test_invoice_created_in_xero_arrives_without_a_sync(world: WebhookWorld) -> None:
     created = world.control("POST", f"/ledger/{world.tenant_id()}/invoices", total=321.5)
 

@@ -80,6 +80,12 @@ class WebhookInbox:
             # retry the same bytes for 24 hours and then disable the webhook.
             log.warning("ignored a signed webhook delivery that is not Xero's shape: %s", exc)
             return Receipt.ACCEPTED
+        # Xero's resourceId and tenantId are GUIDs (xero-webhooks.yaml: format uuid). One that
+        # is not would make Xero refuse the whole `IDs` fetch it joins, and strand the rest.
+        events = [event for event in delivery.events if event.ids_are_guids]
+        if len(events) < len(delivery.events):
+            log.warning("ignored %d signed webhook event(s) whose resourceId or tenantId is not "
+                        "a GUID", len(delivery.events) - len(events))
         rows = [
             {
                 "event_key": event.key,
@@ -89,7 +95,7 @@ class WebhookInbox:
                 "resource_id": event.resource_id.lower(),
                 "event_date_utc": event.occurred_at,
             }
-            for event in delivery.events
+            for event in events
         ]
         if not rows:
             return Receipt.ACCEPTED

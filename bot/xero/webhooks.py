@@ -7,6 +7,7 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import uuid
 
 import msgspec
 from msgspec import Struct
@@ -33,6 +34,16 @@ class WebhookEvent(Struct, frozen=True, kw_only=True, rename="camel"):
     event_category: str
     tenant_id: str
     tenant_type: str = "ORGANISATION"
+
+    @property
+    def ids_are_guids(self) -> bool:
+        """True when resourceId and tenantId are GUIDs, as Xero always sends them."""
+        try:
+            uuid.UUID(self.resource_id)
+            uuid.UUID(self.tenant_id)
+        except ValueError:
+            return False
+        return True
 
     @property
     def occurred_at(self) -> dt.datetime | None:
