@@ -232,6 +232,17 @@ def test_a_date_in_the_past_is_refused_and_nothing_changes(digest_world):
     assert world.fake.calls_to("chat.update") == []
 
 
+def test_a_picked_date_no_calendar_has_is_named_and_nothing_changes(digest_world):
+    world = digest_world
+    block = world.line_blocks()[0]
+    before = world.invoice(invoice_id_of(block)).expected_payment_date
+    sent = world.click({"action_id": Action.DIGEST_EXPECTED_DATE.value, "type": "datepicker",
+                        "block_id": block["block_id"], "selected_date": "2026-02-30"})
+    (said,) = world.fake.wait_for_hook(sent.response_url)
+    assert said["text"].startswith("“2026-02-30” is not a date")
+    assert world.invoice(invoice_id_of(block)).expected_payment_date == before
+
+
 def test_a_date_set_in_xero_comes_back_with_the_next_sync(digest_world):
     world = digest_world
     block = world.line_blocks()[1]

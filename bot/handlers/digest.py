@@ -139,10 +139,15 @@ def register(app: App, deps: AppDeps, actions: DigestActions | None = None) -> N
             return
 
         def work() -> None:
+            try:
+                picked = date.fromisoformat(chosen)
+            except (TypeError, ValueError):  # the picker sends YYYY-MM-DD; anything else is forged
+                tell(messages.not_a_date(str(chosen)), body, client)
+                return
             block_id = str(action.get("block_id", ""))
             ref = _payload(line_ref(block_id), InvoiceRef)
             outcome = actions.set_expected_date(actor_of(body, context), ref.c, ref.i,
-                                                date.fromisoformat(chosen), message_of(body))
+                                                picked, message_of(body))
             summary = actions.invoice(ref.i)
             number = summary.invoice_number or messages.DIGEST_NO_NUMBER
             text = (outcome.reason if outcome.held_in == "local" and outcome.reason
