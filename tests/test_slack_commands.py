@@ -231,6 +231,12 @@ def test_a_customer_both_organisations_have_is_told_apart_by_organisation(world:
     (shown,) = ask(world, f"escalate {name} ({both[1][1]})", user=ADMIN)
     assert shown["text"].startswith(f"Escalated emails to {name} go to:")
 
+    # Misspelt, the name still offers both: close matches are not keyed by name alone.
+    typo = name[:-2] + name[-1] + name[-2]
+    (offered,) = ask(world, f'customer "{typo}"')
+    labels = [button["text"]["text"] for button in offered["blocks"][1]["elements"]]
+    assert {f"{name} ({organisation})" for _id, organisation in both} <= set(labels)
+
 
 def test_names_typed_with_apostrophes_or_a_phones_curly_quotes_are_found(world: SlackWorld):
     # O'Brien's has two apostrophes (once read as a quoted run, and lost); a phone types

@@ -147,9 +147,12 @@ def find_customers(session: Session, workspace_id: int, name: str) -> Contact | 
     if len(within) == 1:
         return within[0]
     if not within:
-        names = {(c.name or "").casefold(): c for c in contacts}
-        close = difflib.get_close_matches(wanted, list(names), n=MATCHES_SHOWN, cutoff=0.6)
-        within = [names[n] for n in close]
+        # Keyed by name, every customer of that name: two organisations may both have one.
+        named: dict[str, list[Contact]] = defaultdict(list)
+        for contact in contacts:
+            named[(contact.name or "").casefold()].append(contact)
+        close = difflib.get_close_matches(wanted, list(named), n=MATCHES_SHOWN, cutoff=0.6)
+        within = [contact for match in close for contact in named[match]]
     if not within:
         raise NotFound(messages.customer_not_found(name))
     return CustomerChoice(name, [(c.id, c.name or "", _name(organisations[c.connection_id]))
