@@ -692,6 +692,12 @@ CONNECT_PROMPT = ("Connect a Xero organisation: the button opens Xero's consent 
 XERO_NOT_CONFIGURED = ("Xero is not set up for this chaser-bot yet: whoever runs it must set "
                        "XERO_CLIENT_ID and XERO_CLIENT_SECRET.")
 STATUS_NONE = say("No Xero organisation is connected yet. Run {cmd[connect]}.")
+# OAuth installs: any workspace may install the app, so a terminal's connection has no workspace.
+TERMINAL_ORGANISATIONS_NOT_SHOWN = say(
+    "Organisations connected from the terminal (`chaser connect`) are not shown here: with "
+    "several Slack workspaces chaser-bot cannot tell which one they belong to. To see and chase "
+    "an organisation here, connect it from Slack with {cmd[connect]}."
+)
 SYNCING = "Syncing with Xero…"
 DISCONNECTING = "Disconnecting {name}…"
 DISCONNECTED_DONE = "{name} is disconnected from chaser-bot; its history is kept."

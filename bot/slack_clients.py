@@ -136,6 +136,23 @@ class SlackClients:
             raise UnknownWorkspace(team_id or "")
         return WebClient(token=bot.bot_token, base_url=self.base_url)
 
+    def single_team(self) -> tuple[str, str | None] | None:
+        """(team id, name) of the one workspace a single SLACK_BOT_TOKEN speaks for, as
+        auth.test names it; None with OAuth installs (any workspace may install: nobody can
+        tell which one a terminal's connection is for), without a token, or when Slack does not
+        answer. Organisations connected from the terminal belong to this workspace."""
+        if self.multi_workspace or not self.bot_token:
+            return None
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            who = WebClient(token=self.bot_token, base_url=self.base_url).auth_test()
+        except (SlackApiError, OSError) as exc:
+            log.warning("Slack's auth.test did not name SLACK_BOT_TOKEN's workspace: %s", exc)
+            return None
+        team_id = who.get("team_id")
+        return (str(team_id), who.get("team")) if team_id else None
+
     def adopt_bot_token(self) -> str | None:
         """In OAuth mode, store SLACK_BOT_TOKEN's own workspace as an installation, so a bot that
         ran on one token keeps working unchanged after OAuth is turned on. Returns its team."""

@@ -46,6 +46,7 @@ from storage.upserts import (
 __all__ = [
     "LockOrderError",
     "add_contact_emails",
+    "adopt_cli_connections",
     "cli_workspace",
     "connections_by_xero_user",
     "consume_oauth_state",
@@ -119,6 +120,52 @@ def get_or_create_workspace(
 def cli_workspace(session: Session, *, now: datetime | None = None) -> Workspace:
     """The pseudo-workspace owning connections made from the CLI without Slack."""
     return get_or_create_workspace(session, CLI_WORKSPACE_TEAM_ID, name="CLI", now=now)
+
+
+def adopt_cli_connections(
+    session: Session, workspace_id: int, *, actor: str, now: datetime | None = None
+) -> tuple[list[XeroConnection], list[XeroConnection]]:
+    """Move the CLI workspace's connections into this workspace: (moved, left).
+
+    Each row moves once however many callers run at once: the CLI rows are locked first (a row
+    lock on PostgreSQL; SQLite's write lock is held from BEGIN), and a row only moves while it
+    still belongs to the CLI workspace, so a second caller that waited finds nothing left; the
+    mover's audit entry is written in the same transaction. A tenant this workspace already has
+    stays where it is (left): (workspace, tenant) is unique.
+    """
+    _require_writable(session)
+    at = _now(now)
+    cli = workspace_by_team_id(session, CLI_WORKSPACE_TEAM_ID)
+    if cli is None or cli.id == workspace_id:
+        return [], []
+    waiting = list(session.scalars(
+        select(XeroConnection).where(XeroConnection.workspace_id == cli.id)
+        .order_by(XeroConnection.id).with_for_update()
+        .execution_options(populate_existing=True)
+    ))
+    taken = set(session.scalars(
+        select(XeroConnection.tenant_id).where(XeroConnection.workspace_id == workspace_id)))
+    moved: list[XeroConnection] = []
+    left: list[XeroConnection] = []
+    for connection in waiting:
+        if connection.tenant_id in taken:
+            left.append(connection)
+            continue
+        result = session.execute(
+            update(XeroConnection)
+            .where(XeroConnection.id == connection.id, XeroConnection.workspace_id == cli.id)
+            .values(workspace_id=workspace_id, updated_at=at)
+            .execution_options(synchronize_session="fetch")
+        )
+        if result.rowcount != 1:
+            continue  # another caller moved it first
+        record_audit(session, action="connection.adopted", actor=actor, at=at,
+                     workspace_id=workspace_id, connection_id=connection.id,
+                     detail={"tenant_id": connection.tenant_id,
+                             "tenant_name": connection.tenant_name,
+                             "from_workspace_id": cli.id})
+        moved.append(connection)
+    return moved, left
 
 
 def set_workspace_members(

@@ -54,8 +54,10 @@ def _link_button(text: str, url: str, action_id: str) -> dict[str, Any]:
 
 
 def status_blocks(statuses: Sequence[OrganisationStatus],
-                  not_chased: Mapping[int, NotChased] | None = None) -> Blocks:
-    """One section per organisation (with how many open invoices won't be chased, and why)."""
+                  not_chased: Mapping[int, NotChased] | None = None,
+                  note: str | None = None) -> Blocks:
+    """One section per organisation (with how many open invoices won't be chased, and why),
+    then the note, if any."""
     blocks: Blocks = []
     for status in statuses:
         if status.needs_reconnect:
@@ -83,6 +85,8 @@ def status_blocks(statuses: Sequence[OrganisationStatus],
         blocks.append(_text(
             f"*{status.name}* · {state}\n*Last sync:* {sync}\n*Next digest:* {digest}\n"
             f"*Chasing:* {chasing}{not_chased_line}"))
+    if note:
+        blocks.append(_text(note))
     return blocks
 
 
@@ -180,9 +184,10 @@ def customer_choice_blocks(choice: CustomerChoice) -> Blocks:
             {"type": "actions", "elements": buttons}]
 
 
-def connect_blocks(url: str) -> Blocks:
-    """The consent link as a button."""
+def connect_blocks(url: str, note: str | None = None) -> Blocks:
+    """The consent link as a button (and a note under it, if any)."""
     return [_text(messages.CONNECT_PROMPT),
             {"type": "actions", "elements": [
                 {**_link_button(messages.CONNECT_BUTTON, url, Action.CONNECT_XERO),
-                 "style": "primary"}]}]
+                 "style": "primary"}]},
+            *([_text(note)] if note else [])]

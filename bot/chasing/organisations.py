@@ -18,7 +18,8 @@ from bot.chasing.policy import pause_active
 from bot.chasing.receivables import org_today
 from bot.chasing.scheduler import JobKind, job_specs, organisation_times
 from bot.errors import NotFound, UserFacingError
-from storage.models import ConnectionStatus, SyncState, XeroConnection
+from storage import repositories
+from storage.models import CLI_WORKSPACE_TEAM_ID, ConnectionStatus, SyncState, XeroConnection
 from storage.settings import organisation_settings
 
 LIVE = (ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_RECONNECT)
@@ -38,6 +39,13 @@ def workspace_organisations(session: Session, workspace_id: int,
         .where(XeroConnection.workspace_id == workspace_id,
                XeroConnection.status.in_(list(statuses)))
         .order_by(func.lower(XeroConnection.tenant_name), XeroConnection.id)))
+
+
+def terminal_organisations(session: Session,
+                           statuses: Sequence[ConnectionStatus] = LIVE) -> list[XeroConnection]:
+    """The organisations connected from the terminal that no Slack workspace has adopted."""
+    cli = repositories.workspace_by_team_id(session, CLI_WORKSPACE_TEAM_ID)
+    return [] if cli is None else workspace_organisations(session, cli.id, statuses)
 
 
 def _label(connection: XeroConnection) -> str:

@@ -35,6 +35,18 @@ def prepared_context(settings: Settings) -> AppDeps:
     return migrated_context(settings)
 
 
+def terminal_team(settings: Settings) -> str:
+    """The workspace a connection made here belongs to: the single SLACK_BOT_TOKEN's own when
+    set (`chaser serve` would adopt it there anyway), else the CLI workspace."""
+    from bot.slack_clients import SlackClients
+
+    if not settings.slack_bot_token or settings.slack_oauth_enabled:
+        return CLI_WORKSPACE_TEAM_ID
+    token = settings.slack_bot_token.get_secret_value()
+    team = SlackClients(base_url=settings.slack_api_url, bot_token=token).single_team()
+    return team[0] if team is not None else CLI_WORKSPACE_TEAM_ID
+
+
 def _bind(uri: str) -> socket.socket:
     parts = urlsplit(uri)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -87,7 +99,7 @@ def run_connect(settings: Settings, console: Console, *, login_hint: str | None 
         done.set()
 
     with serve_callback(ctx, uri, heard):
-        url = ctx.connect_service().start(CLI_WORKSPACE_TEAM_ID, None, login_hint=login_hint)
+        url = ctx.connect_service().start(terminal_team(settings), None, login_hint=login_hint)
         console.print("Open this link to connect Xero (waiting for you to approve):")
         console.print(url, soft_wrap=True, markup=False)
         # A local sandbox started with --auto-approve redirects straight to our callback:

@@ -45,6 +45,7 @@ GRACEFUL_SECONDS = 20
 GIL_SWITCH_SECONDS = 0.001
 ESCALATION_TICK = timedelta(minutes=1)
 CONNECTION_ALERTS_TICK = timedelta(minutes=1)
+ADOPT_TICK = timedelta(minutes=1)
 
 
 class Service(Protocol):
@@ -243,6 +244,24 @@ def digest_job(poster: DigestPoster) -> JobHandler:
     return run
 
 
+def adopt_from_terminal(deps: AppDeps, team_id: str,
+                        team_name: str | None) -> Callable[..., object]:
+    """Single bot token: organisations connected from the terminal (`chaser connect` without
+    SLACK_BOT_TOKEN) belong to its one workspace; at start, say which could not join."""
+    from bot.chasing.adoption import adopt_terminal_connections
+
+    def adopt(*, at_start: bool = False) -> object:
+        result = adopt_terminal_connections(deps.session_factory, deps.clock, team_id,
+                                            team_name=team_name)
+        if at_start:
+            for name in result.left:
+                log.warning("%s is connected both from the terminal and in Slack: Slack "
+                            "shows only its own connection", name)
+        return result
+
+    return adopt
+
+
 def build_runtime(settings: Settings) -> Runtime:
     """Check Slack's settings, wire the app and its services (nothing is started yet)."""
     from bot.app import create_app
@@ -284,8 +303,14 @@ def build_runtime(settings: Settings) -> Runtime:
         webhooks, worker = build_webhooks(deps, poster=poster,
                                           refresh_digest=digest.refresh_latest)
         services.append(WorkerService(worker))
-    services.append(SchedulerService(build_scheduler_for(deps, clients, alerts=alerts,
-                                                         digest=digest)))
+    scheduler = build_scheduler_for(deps, clients, alerts=alerts, digest=digest)
+    team = clients.single_team()
+    if team is not None:
+        adopt = adopt_from_terminal(deps, *team)
+        adopt(at_start=True)
+        # A `chaser connect` run meanwhile without SLACK_BOT_TOKEN joins within a tick.
+        scheduler.add_task("adopt-terminal-connections", ADOPT_TICK, adopt)  # type: ignore[attr-defined]
+    services.append(SchedulerService(scheduler))
     if settings.slack_socket_mode:
         token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]
         services.append(SocketModeService(app, token))

@@ -11,6 +11,7 @@ from bot.chasing.not_chased import not_chased
 from bot.chasing.organisations import (
     organisation_statuses,
     pick_organisations,
+    terminal_organisations,
     workspace_organisations,
 )
 from bot.chasing.permissions import Capability
@@ -56,6 +57,17 @@ def sync_summary(reports: Sequence[SyncReport]) -> str:
 def routes(app: App, deps: AppDeps) -> list[Route]:
     """The four subcommands about organisations."""
     chasing = services(app, deps)
+    multi_workspace = app.clients.multi_workspace  # type: ignore[attr-defined]
+
+    def terminal_note() -> str | None:
+        """With OAuth installs, a line saying the terminal's organisations are not shown here
+        (when there are any); a single bot token's `chaser serve` adopts them instead."""
+        if not multi_workspace:
+            return None
+        with session_scope(deps.session_factory) as session:
+            if not terminal_organisations(session):
+                return None
+        return messages.TERMINAL_ORGANISATIONS_NOT_SHOWN.render(SLACK)
 
     def connect(call: Call, _args: None, ack: Ack, respond: Respond, _client: WebClient) -> None:
         ack()
@@ -64,7 +76,7 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
             raise ConfigurationError(messages.XERO_NOT_CONFIGURED)
         # Only our database is written here; Xero is first called when the person consents.
         url = chasing.connect.start(call.team_id, call.user_id)
-        respond(text=messages.CONNECT_PROMPT, blocks=connect_blocks(url),
+        respond(text=messages.CONNECT_PROMPT, blocks=connect_blocks(url, terminal_note()),
                 response_type="ephemeral", replace_original=True)
 
     def disconnect(call: Call, name: str | None, ack: Ack, respond: Respond,
@@ -86,13 +98,15 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
         ack()
         with session_scope(deps.session_factory) as session:
             statuses = organisation_statuses(session, call.workspace_id, deps.clock())
+        note = terminal_note()
         if not statuses:
-            respond(text=messages.STATUS_NONE.render(SLACK), response_type="ephemeral")
+            text = messages.STATUS_NONE.render(SLACK)
+            respond(text=f"{text}\n{note}" if note else text, response_type="ephemeral")
             return
         skipped = {s.connection_id: not_chased(deps.session_factory, s.connection_id,
                                                deps.clock()) for s in statuses}
         respond(text=", ".join(s.name for s in statuses),
-                blocks=status_blocks(statuses, skipped), response_type="ephemeral")
+                blocks=status_blocks(statuses, skipped, note), response_type="ephemeral")
 
     def sync(call: Call, name: str | None, ack: Ack, respond: Respond,
              _client: WebClient) -> None:
