@@ -14,10 +14,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.chasing.adoption import adopt_terminal_connections
+from bot.chasing.chase_run import chase_organisation
 from bot.chasing.receivables import org_today
+from bot.chasing.schedule_store import save_schedule
+from bot.chasing.schedules import Part, ScheduleSpec, StepSpec
 from bot.cli.demo import connect_unattended
 from bot.cli.serve import build_runtime, digest_job
-from bot.deps import build_digest_poster
+from bot.deps import build_digest_poster, escalation_service, reminder_sender
 from bot.sandbox.server import SandboxServer
 from storage import repositories
 from storage.db import make_engine, make_session_factory, session_scope
@@ -31,6 +34,7 @@ from tests.fixtures.slack import ADMIN, MEMBER, OAUTH, SECRET_KEY, slack_setting
 
 REPO = Path(__file__).resolve().parents[1]
 CHANNEL = "C0DIGEST01"
+APPROVALS = "C0APPROVE1"
 
 
 def chaser(sandbox: SandboxServer, database_url: str, tmp_path: Path, *args: str,
@@ -106,6 +110,28 @@ def test_serve_with_one_bot_token_adopts_what_chaser_connect_connected(
         assert job(connection_id, org_today(runtime.deps.clock(), timezone)) == "posted"
         (post,) = fake_slack.calls_to("chat.postMessage", ok=True)
         assert post.args["channel"] == CHANNEL
+
+        # An escalated step held for approval gets its card in the workspace.
+        fake_slack.add_channel(APPROVALS, "approvals")
+        with session_scope(factory) as session:
+            save_schedule(session, connection_id, ScheduleSpec("Default", (StepSpec(
+                Part.OVERDUE, 1, "final_notice", grouped=True, escalated_sender=True,
+                escalated_recipients=True, needs_approval=True),)), by="test",
+                now=runtime.deps.clock())
+            update_organisation_settings(session, connection_id, by="test",
+                                         approvals_channel_id=APPROVALS,
+                                         escalated_sender_name="Alex Boss",
+                                         escalated_sender_email="alex@kiwi.example")
+        escalations = escalation_service(runtime.deps, runtime.clients)
+        with reminder_sender(runtime.deps, outbox_only=True) as sender:
+            outcome = chase_organisation(
+                connection_id, session_factory=factory, clock=runtime.deps.clock,
+                sender=sender, sync=None, ignore_window=True, hold=escalations.hold)
+        held = outcome.result.held_for_approval
+        assert held >= 1 and outcome.result.emails_sent == 0
+        cards = [c for c in fake_slack.calls_to("chat.postMessage", ok=True)
+                 if c.args["channel"] == APPROVALS]
+        assert len(cards) == held
 
         # Starting again (or a second instance) adopts nothing twice.
         runtime.stop()
