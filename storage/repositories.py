@@ -131,7 +131,8 @@ def adopt_cli_connections(
     lock on PostgreSQL; SQLite's write lock is held from BEGIN), and a row only moves while it
     still belongs to the CLI workspace, so a second caller that waited finds nothing left; the
     mover's audit entry is written in the same transaction. A tenant this workspace already has
-    stays where it is (left): (workspace, tenant) is unique.
+    stays where it is (left): (workspace, tenant) is unique; while the workspace's copy is
+    connected, the terminal's is disconnected (audited), so one organisation is chased once.
     """
     _require_writable(session)
     at = _now(now)
@@ -143,12 +144,26 @@ def adopt_cli_connections(
         .order_by(XeroConnection.id).with_for_update()
         .execution_options(populate_existing=True)
     ))
-    taken = set(session.scalars(
-        select(XeroConnection.tenant_id).where(XeroConnection.workspace_id == workspace_id)))
+    taken: dict[str, str] = {
+        tenant: status for tenant, status in session.execute(
+            select(XeroConnection.tenant_id, XeroConnection.status)
+            .where(XeroConnection.workspace_id == workspace_id))}
     moved: list[XeroConnection] = []
     left: list[XeroConnection] = []
     for connection in waiting:
         if connection.tenant_id in taken:
+            # Two live connections to one organisation would each sync it and chase its
+            # invoices (the reminders ledger is per connection): the workspace's live one
+            # chases, the terminal's copy is retired, its history kept.
+            if (taken[connection.tenant_id] == ConnectionStatus.CONNECTED
+                    and connection.status != ConnectionStatus.DISCONNECTED):
+                connection.status = ConnectionStatus.DISCONNECTED
+                connection.updated_at = at
+                record_audit(session, action="connection.duplicate_retired", actor=actor, at=at,
+                             workspace_id=cli.id, connection_id=connection.id,
+                             detail={"tenant_id": connection.tenant_id,
+                                     "tenant_name": connection.tenant_name,
+                                     "chased_by_workspace_id": workspace_id})
             left.append(connection)
             continue
         result = session.execute(

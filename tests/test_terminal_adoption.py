@@ -11,7 +11,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.chasing.adoption import adopt_terminal_connections
 from bot.chasing.chase_run import chase_organisation
@@ -24,7 +24,7 @@ from bot.deps import build_digest_poster, escalation_service, reminder_sender
 from bot.sandbox.server import SandboxServer
 from storage import repositories
 from storage.db import make_engine, make_session_factory, session_scope
-from storage.models import CLI_WORKSPACE_TEAM_ID, AuditEntry, XeroConnection
+from storage.models import CLI_WORKSPACE_TEAM_ID, AuditEntry, ConnectionStatus, XeroConnection
 from storage.settings import update_organisation_settings
 from tests.connect_helpers import free_port
 from tests.fakes.servers import BackgroundServer
@@ -206,6 +206,43 @@ def test_a_tenant_the_workspace_already_has_stays_with_the_terminal(migrated_db:
                                          tenant_name="Terminal only", now=now)
         result = adopt_terminal_connections(factory, lambda: now, DEFAULT_TEAM)
         assert (result.adopted, result.left) == (("Terminal only",), ("Both",))
+        # Both copies live would each sync and chase t1: the terminal's is retired, audited.
+        with session_scope(factory) as session:
+            statuses = session.execute(
+                select(XeroConnection.workspace_id, XeroConnection.status)
+                .where(XeroConnection.tenant_id == "t1")
+                .order_by(XeroConnection.id)).all()
+            assert [status for _w, status in statuses] == [ConnectionStatus.CONNECTED,
+                                                           ConnectionStatus.DISCONNECTED]
+            retired = session.scalars(select(AuditEntry).where(
+                AuditEntry.action == "connection.duplicate_retired")).all()
+            assert [entry.connection_id for entry in retired] == [2]
+        again = adopt_terminal_connections(factory, lambda: now, DEFAULT_TEAM)
+        assert again.adopted == ()
+        with session_scope(factory) as session:
+            assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "connection.duplicate_retired")) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_terminal_copy_stays_live_while_the_workspaces_needs_reconnecting(migrated_db: str):
+    engine = make_engine(migrated_db)
+    factory = make_session_factory(engine)
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    try:
+        with session_scope(factory) as session:
+            workspace = repositories.get_or_create_workspace(session, DEFAULT_TEAM, now=now)
+            ours = repositories.save_connection(session, workspace_id=workspace.id,
+                                                tenant_id="t1", tenant_name="Both", now=now)
+            ours.status = ConnectionStatus.NEEDS_RECONNECT
+            repositories.save_connection(session, workspace_id=None, tenant_id="t1",
+                                         tenant_name="Both", now=now)
+        adopt_terminal_connections(factory, lambda: now, DEFAULT_TEAM)
+        with session_scope(factory) as session:
+            assert session.scalars(select(XeroConnection.status).order_by(
+                XeroConnection.id)).all() == [ConnectionStatus.NEEDS_RECONNECT,
+                                              ConnectionStatus.CONNECTED]
     finally:
         engine.dispose()
 

@@ -255,8 +255,9 @@ def adopt_from_terminal(deps: AppDeps, team_id: str,
                                             team_name=team_name)
         if at_start:
             for name in result.left:
-                log.warning("%s is connected both from the terminal and in Slack: Slack "
-                            "shows only its own connection", name)
+                log.warning("%s is connected both from the terminal and in Slack: the Slack "
+                            "workspace's connection is synced and chased while it is "
+                            "connected, and the terminal's copy is disconnected", name)
         return result
 
     return adopt
