@@ -285,6 +285,15 @@ CONNECT_NO_ORGANISATIONS = say(
 )
 CONNECT_UNREADABLE_ORGANISATION = "Xero did not let us read the organisation's details."
 CONNECT_TRY_AGAIN_SOON = say("Run {cmd[connect]} again in a few minutes.")
+CONNECT_CHASED_ELSEWHERE_HELP = say(
+    "Ask that workspace's admins to run {cmd[disconnect]} for it there, then run {cmd[connect]} "
+    "again here.")
+
+
+def connect_chased_elsewhere(workspace: str) -> str:
+    """Why a second Slack workspace may not connect an organisation another one chases."""
+    return (f"It is already connected to chaser-bot in the Slack workspace {workspace}, which "
+            "chases its customers: connecting it here too would email them twice.")
 CONNECT_CANCELLED = say(
     "You cancelled connecting Xero, so nothing was changed. Run {cmd[connect]} whenever you "
     "are ready."

@@ -218,6 +218,20 @@ def get_connection(session: Session, connection_id: int) -> XeroConnection | Non
     return session.get(XeroConnection, connection_id)
 
 
+def chasing_workspace_of(session: Session, tenant_id: str,
+                         workspace_id: int) -> Workspace | None:
+    """Another Slack workspace whose connection to this Xero organisation is not disconnected
+    (the terminal's own workspace aside: serve adopts or retires those), if any."""
+    return session.scalars(
+        select(Workspace).join(XeroConnection, XeroConnection.workspace_id == Workspace.id)
+        .where(XeroConnection.tenant_id == tenant_id,
+               XeroConnection.workspace_id != workspace_id,
+               XeroConnection.status != ConnectionStatus.DISCONNECTED,
+               Workspace.slack_team_id != CLI_WORKSPACE_TEAM_ID)
+        .order_by(XeroConnection.id).limit(1)
+    ).first()
+
+
 def list_connections(
     session: Session,
     workspace_id: int | None = None,

@@ -246,3 +246,29 @@ def test_disconnect_keeps_the_grant_when_a_sibling_was_connected_by_the_same_use
     assert result.revoked_at_xero
     # Same Xero user (emails are case-insensitive): the grant was not revoked for the sibling.
     assert guarded(ctx, second.id) == second.tenant_name
+
+
+def test_a_second_workspace_may_not_chase_an_organisation_another_one_chases(
+    ctx: AppDeps, sandbox: SandboxServer
+) -> None:
+    connect(ctx, team_id="T-FIRST", slack_user_id="U-FIRST")
+    result = connect(ctx, team_id="T-SECOND", slack_user_id="U-SECOND")
+
+    # Both would sync and email the same customers: the second is refused, and the first
+    # keeps its Xero connection (refusing here must not delete it at Xero).
+    assert result.connected == []
+    assert {org.tenant_name for org in result.refused} == org_names(sandbox)
+    assert all("T-FIRST" in org.reason and "email them twice" in org.reason
+               for org in result.refused)
+    rows = connections(ctx)
+    assert len(rows) == 2 and all(row.status == ConnectionStatus.CONNECTED for row in rows)
+    assert all(guarded(ctx, row.id) for row in rows)  # still readable at Xero
+    refused = ctx.notifier.of_type(ConnectRefused)  # type: ignore[attr-defined]
+    assert {e.slack_user_id for e in refused} == {"U-SECOND"}
+    assert "/chaser disconnect" in refused[0].what_to_do.render(SLACK)
+
+    # Once the first workspace disconnects it, the second may connect it.
+    for row in rows:
+        ctx.connect_service().disconnect(row.id, actor="U-FIRST")
+    again = connect(ctx, team_id="T-SECOND", slack_user_id="U-SECOND")
+    assert {org.tenant_name for org in again.connected} == org_names(sandbox)

@@ -222,10 +222,12 @@ class ConnectService:
                 self._refuse(tokens, tenant, name, refusal, messages.CONNECT_ROLE_HELP,
                              workspace_id))
             return
-        result.connected.append(self._keep(
-            workspace_id, tenant, organisation, tokens, slack_user_id,
-            user.email_address if user else email,
-        ))
+        kept = self._keep(workspace_id, tenant, organisation, tokens, slack_user_id,
+                          user.email_address if user else email)
+        if isinstance(kept, RefusedOrganisation):
+            result.refused.append(kept)  # Xero's connection is left: the other workspace's
+        else:
+            result.connected.append(kept)
 
     def _user_keeps_connections(self, xero_user: str | None) -> bool:
         if not xero_user:
@@ -244,9 +246,27 @@ class ConnectService:
 
     def _keep(self, workspace_id: int, tenant: XeroTenantConnection, organisation: Organisation,
               tokens: TokenSet, slack_user_id: str | None,
-              xero_user: str | None) -> ConnectedOrganisation:
+              xero_user: str | None) -> ConnectedOrganisation | RefusedOrganisation:
+        """Save the connection (new or reconnected), or refuse it when another workspace
+        already chases this organisation."""
         now = self._clock()
         with session_scope(self._factory) as session:
+            # One organisation, one chaser: a second workspace chasing it would email its
+            # customers twice (the reminders ledger is per connection). Decided in the same
+            # transaction as the save, under the write lock, so two consents cannot both pass.
+            other = repositories.chasing_workspace_of(session, tenant.tenant_id, workspace_id)
+            if other is not None:
+                name = organisation.name or tenant.tenant_name or tenant.tenant_id
+                repositories.record_audit(
+                    session, actor=slack_user_id or "cli", action="connection.refused",
+                    workspace_id=workspace_id, at=now,
+                    detail={"tenant_id": tenant.tenant_id, "tenant_name": name,
+                            "reason": "chased from another Slack workspace",
+                            "other_workspace_id": other.id})
+                return RefusedOrganisation(
+                    tenant_name=name,
+                    reason=messages.connect_chased_elsewhere(other.name or other.slack_team_id),
+                    what_to_do=messages.CONNECT_CHASED_ELSEWHERE_HELP)
             created = not any(
                 c.tenant_id == tenant.tenant_id
                 for c in repositories.list_connections(session, workspace_id)
