@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.chasing.adoption import adopt_terminal_connections
@@ -191,60 +192,61 @@ def test_two_instances_adopting_at_once_move_each_connection_once(migrated_db: s
             engine.dispose()
 
 
-def test_a_tenant_the_workspace_already_has_stays_with_the_terminal(migrated_db: str):
+ADOPTED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def factory(migrated_db: str):
     engine = make_engine(migrated_db)
-    factory = make_session_factory(engine)
-    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     try:
-        with session_scope(factory) as session:
-            workspace = repositories.get_or_create_workspace(session, DEFAULT_TEAM, now=now)
-            repositories.save_connection(session, workspace_id=workspace.id, tenant_id="t1",
-                                         tenant_name="Both", now=now)
-            repositories.save_connection(session, workspace_id=None, tenant_id="t1",
-                                         tenant_name="Both", now=now)
-            repositories.save_connection(session, workspace_id=None, tenant_id="t2",
-                                         tenant_name="Terminal only", now=now)
-        result = adopt_terminal_connections(factory, lambda: now, DEFAULT_TEAM)
-        assert (result.adopted, result.left) == (("Terminal only",), ("Both",))
-        # Both copies live would each sync and chase t1: the terminal's is retired, audited.
-        with session_scope(factory) as session:
-            statuses = session.execute(
-                select(XeroConnection.workspace_id, XeroConnection.status)
-                .where(XeroConnection.tenant_id == "t1")
-                .order_by(XeroConnection.id)).all()
-            assert [status for _w, status in statuses] == [ConnectionStatus.CONNECTED,
-                                                           ConnectionStatus.DISCONNECTED]
-            retired = session.scalars(select(AuditEntry).where(
-                AuditEntry.action == "connection.duplicate_retired")).all()
-            assert [entry.connection_id for entry in retired] == [2]
-        again = adopt_terminal_connections(factory, lambda: now, DEFAULT_TEAM)
-        assert again.adopted == ()
-        with session_scope(factory) as session:
-            assert session.scalar(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.action == "connection.duplicate_retired")) == 1
+        yield make_session_factory(engine)
     finally:
         engine.dispose()
 
 
-def test_a_terminal_copy_stays_live_while_the_workspaces_needs_reconnecting(migrated_db: str):
-    engine = make_engine(migrated_db)
-    factory = make_session_factory(engine)
-    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    try:
-        with session_scope(factory) as session:
-            workspace = repositories.get_or_create_workspace(session, DEFAULT_TEAM, now=now)
-            ours = repositories.save_connection(session, workspace_id=workspace.id,
-                                                tenant_id="t1", tenant_name="Both", now=now)
-            ours.status = ConnectionStatus.NEEDS_RECONNECT
-            repositories.save_connection(session, workspace_id=None, tenant_id="t1",
-                                         tenant_name="Both", now=now)
-        adopt_terminal_connections(factory, lambda: now, DEFAULT_TEAM)
-        with session_scope(factory) as session:
-            assert session.scalars(select(XeroConnection.status).order_by(
-                XeroConnection.id)).all() == [ConnectionStatus.NEEDS_RECONNECT,
-                                              ConnectionStatus.CONNECTED]
-    finally:
-        engine.dispose()
+def both_ways(factory, *, ours: ConnectionStatus) -> None:
+    """t1 connected in the bot's workspace (in status `ours`) and from the terminal; t2 only
+    from the terminal."""
+    with session_scope(factory) as session:
+        workspace = repositories.get_or_create_workspace(session, DEFAULT_TEAM, now=ADOPTED_AT)
+        repositories.save_connection(session, workspace_id=workspace.id, tenant_id="t1",
+                                     tenant_name="Both", status=ours, now=ADOPTED_AT)
+        repositories.save_connection(session, workspace_id=None, tenant_id="t1",
+                                     tenant_name="Both", now=ADOPTED_AT)
+        repositories.save_connection(session, workspace_id=None, tenant_id="t2",
+                                     tenant_name="Terminal only", now=ADOPTED_AT)
+
+
+def test_a_tenant_the_workspace_already_has_stays_with_the_terminal(factory):
+    both_ways(factory, ours=ConnectionStatus.CONNECTED)
+    now = ADOPTED_AT
+    result = adopt_terminal_connections(factory, lambda: now, DEFAULT_TEAM)
+    assert (result.adopted, result.left) == (("Terminal only",), ("Both",))
+    # Both copies live would each sync and chase t1: the terminal's is retired, audited.
+    with session_scope(factory) as session:
+        statuses = session.execute(
+            select(XeroConnection.workspace_id, XeroConnection.status)
+            .where(XeroConnection.tenant_id == "t1")
+            .order_by(XeroConnection.id)).all()
+        assert [status for _w, status in statuses] == [ConnectionStatus.CONNECTED,
+                                                       ConnectionStatus.DISCONNECTED]
+        retired = session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "connection.duplicate_retired")).all()
+        assert [entry.connection_id for entry in retired] == [2]
+    again = adopt_terminal_connections(factory, lambda: now, DEFAULT_TEAM)
+    assert again.adopted == ()
+    with session_scope(factory) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "connection.duplicate_retired")) == 1
+
+
+def test_a_terminal_copy_stays_live_while_the_workspaces_needs_reconnecting(factory):
+    both_ways(factory, ours=ConnectionStatus.NEEDS_RECONNECT)
+    adopt_terminal_connections(factory, lambda: ADOPTED_AT, DEFAULT_TEAM)
+    with session_scope(factory) as session:
+        assert session.scalars(select(XeroConnection.status).where(
+            XeroConnection.tenant_id == "t1").order_by(XeroConnection.id)).all() == [
+                ConnectionStatus.NEEDS_RECONNECT, ConnectionStatus.CONNECTED]
 
 
 def test_with_oauth_installs_status_and_connect_say_terminal_organisations_are_not_shown(
