@@ -245,3 +245,19 @@ def test_demo_shows_the_plan_and_writes_its_emails_to_the_outbox(tmp_path):
                                    "LOG_LEVEL": "WARNING", "XERO_BASE_URL": ""})
     assert text.exit_code == 0, text.output
     assert "Chase now: wrote" in text.stdout and "outbox" in text.stdout
+
+
+def test_a_schedule_named_with_spaces_around_it_is_that_schedule(make_world, migrated_db,
+                                                                 tmp_path):
+    # " Firm" was not found by its name, so it was "new": Chaser's default steps, named
+    # "Firm", replaced the existing Firm's before-due steps, repeat and thank-you.
+    world = make_world(contacts=4, invoices=10)
+    env = env_for(world, migrated_db, tmp_path)
+    assert cli(env, "schedule", "set", "Firm", "--before", "3", "--overdue", "5",
+               "--no-repeat", "--no-thank-you").exit_code == 0
+    edited = cli(env, "schedule", "set", " Firm ", "--overdue", "9")
+    assert edited.exit_code == 0, edited.output
+    shown = " ".join(cli(env, "schedule", "show").stdout.split())
+    assert "3 days before due" in shown and "9 days after due" in shown
+    assert "7 days before due — due_soon" not in shown.split("Firm", 1)[1]
+    assert "every 7 days" not in shown.split("Firm", 1)[1]

@@ -77,8 +77,8 @@ def set_schedule(settings: Settings, console: Console, *, org: str | None, name:
                                                                 now=ctx.clock())}
         if name is None:
             base = find_schedule(session, connection_id, None, now=ctx.clock()).spec
-        elif name.casefold() in known:
-            base = known[name.casefold()].spec
+        elif name.strip().casefold() in known:  # as save_schedule finds it by name
+            base = known[name.strip().casefold()].spec
         else:  # a new schedule starts from Chaser's default, renamed
             base = ScheduleSpec(name.strip(), DEFAULT_SCHEDULE.steps,
                                 DEFAULT_SCHEDULE.repeat_every_days, DEFAULT_SCHEDULE.repeat_limit)
