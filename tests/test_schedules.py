@@ -92,7 +92,8 @@ def test_parse_step_reads_days_and_flags() -> None:
                             needs_approval=True)
 
 
-@pytest.mark.parametrize("text", ["soon", "3:loud", "-2"])
+# "1_0" and "１" (full width) are numbers to Python's int(): they were read as 10 and 1.
+@pytest.mark.parametrize("text", ["soon", "3:loud", "-2", "1_0", "１", "٣"])
 def test_parse_step_refuses_what_it_cannot_read(text: str) -> None:
     with pytest.raises(ScheduleError):
         validate(ScheduleSpec("X", (parse_step(Part.OVERDUE, text),)))
@@ -161,6 +162,8 @@ def test_a_form_keeps_the_thank_you_step_it_had() -> None:
     (ScheduleForm(name="A", before_due="soon"), FormField.BEFORE_DUE, "is not a step"),
     (ScheduleForm(name="A", overdue="1\n1"), FormField.OVERDUE, "same day"),
     (ScheduleForm(name="A", overdue="3:loud"), FormField.OVERDUE, "Unknown step flag"),
+    (ScheduleForm(name="A", before_due="0", overdue="0\n5"), FormField.OVERDUE,
+     "Two steps fall on the due date"),
     (ScheduleForm(name="A", overdue="4000"), FormField.OVERDUE, "0 to 3650"),
     (ScheduleForm(name="A", overdue="1:template=rude"), FormField.OVERDUE, "Unknown template"),
     (ScheduleForm(name="A", overdue="1", repeat_every_days="0"), FormField.REPEAT_EVERY,
@@ -185,6 +188,7 @@ def test_a_long_or_huge_typed_step_is_answered_in_a_short_line() -> None:
     for form in (ScheduleForm(name="A", overdue=long_line),
                  ScheduleForm(name="A", overdue="1:" + long_line),
                  ScheduleForm(name="A", overdue="9" * 4000),
+                 ScheduleForm(name="A", overdue="9" * 5000),
                  ScheduleForm(name="A", overdue="1:template=" + long_line)):
         (said,) = read_form(form).errors.values()
         assert len(said.render(SLACK)) < 300
@@ -194,3 +198,14 @@ def test_a_part_holds_at_most_twenty_steps() -> None:
     result = read_form(ScheduleForm(name="A", overdue="\n".join(str(d) for d in range(21))))
     assert result.errors[FormField.OVERDUE].render(SLACK) == "At most 20 steps overdue."
     assert read_form(ScheduleForm(name="A", overdue="\n".join(str(d) for d in range(20)))).spec
+
+
+def test_a_chase_on_the_due_date_is_written_in_one_part_only() -> None:
+    # 0 days before due and 0 days after due are the same day: only the later step was ever
+    # sent (the latest chase counts), the before-due one silently never.
+    both = ScheduleSpec("X", (StepSpec(Part.BEFORE_DUE, 0, "due_soon"),
+                              StepSpec(Part.OVERDUE, 0, "overdue")))
+    with pytest.raises(ScheduleError, match="Two steps fall on the due date"):
+        validate(both)
+    assert validate(ScheduleSpec("X", both.steps[:1]))
+    assert validate(ScheduleSpec("X", both.steps[1:]))

@@ -101,4 +101,7 @@ def read_form(form: ScheduleForm, *, thank_you: StepSpec | None = None) -> FormR
     paid = (thank_you or StepSpec(Part.PAID, 0, "thank_you"),) if form.thank_you else ()
     spec = ScheduleSpec(name, tuple(steps[Part.BEFORE_DUE] + steps[Part.OVERDUE]) + paid,
                         every, limit)
-    return FormResult(validate(spec), {})
+    try:
+        return FormResult(validate(spec), {})
+    except ScheduleError as error:  # a rule across the parts (a step on the due date in both)
+        return FormResult(None, {FormField.OVERDUE: error.message})

@@ -9,6 +9,7 @@ chase for the same day of the same invoice.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
@@ -134,6 +135,10 @@ def validate(spec: ScheduleSpec) -> ScheduleSpec:
         if step.key in seen:
             raise ScheduleError(f"Two steps fall on the same day ({step.key}).")
         seen.add(step.key)
+    if {step_key(Part.BEFORE_DUE, 0), step_key(Part.OVERDUE, 0)} <= seen:
+        # One day, two keys: only the later step would ever be sent (the latest chase counts).
+        raise ScheduleError("Two steps fall on the due date (0 days before due and 0 days "
+                            "after): keep one of them.")
     for part in (Part.BEFORE_DUE, Part.OVERDUE):
         if sum(1 for s in spec.steps if s.part is part) > MAX_STEPS:
             raise ScheduleError(f"At most {MAX_STEPS} steps {part.value.replace('_', ' ')}.")
@@ -244,8 +249,11 @@ STEP_SYNTAX = "DAYS[:flag,...] with flags grouped|single, escalated, escalated-s
 def parse_step(part: Part, text: str) -> StepSpec:
     """A step from "14:escalated,approval,template=final_notice" (days, then flags)."""
     days_text, _, flags_text = text.strip().partition(":")
+    # Digits 0-9 only: int() also reads "1_0" as 10 and other scripts' digits ("１").
     try:
-        days = int(days_text)
+        if not re.fullmatch(r"[+-]?[0-9]+", days_text.strip()):
+            raise ValueError(days_text)
+        days = int(days_text)  # ValueError past 4,300 digits too
     except ValueError:
         raise ScheduleError(f"{_shown(text.strip())} is not a step: write {STEP_SYNTAX}.") \
             from None
