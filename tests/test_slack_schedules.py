@@ -293,3 +293,20 @@ def test_the_words_end_with_a_schedules_name_and_the_rest_is_the_customer(words,
     from bot.handlers.schedules import split_customer
 
     assert split_customer(words, ["Default", "Firm terms", "terms"]) == found
+
+
+def test_a_sender_name_past_its_limit_is_named_under_its_input_and_the_modal_stays(world):
+    # The input's max_length holds Slack's clients to 255; a submission past it (another
+    # client, a forged one) closed the modal, losing what was typed, and came back as a DM.
+    _, name = first_organisation(world)
+    pushed = push_schedule_modal(world, open_settings(world, name))
+    refused = submit(world, pushed, values_for(pushed, overdue="3", sender=("x" * 300, ""),
+                                               escalated=("y" * 256, "")))
+    assert refused.json()["response_action"] == "errors"
+    shown = inputs(pushed)
+    assert refused.json()["errors"] == {
+        shown[Block.SENDER_NAME]["block_id"]: "A sender's name is at most 255 characters "
+                                             "(got 300).",
+        shown[Block.ESCALATED_SENDER_NAME]["block_id"]: "A sender's name is at most 255 "
+                                                       "characters (got 256)."}
+    assert audit_actions(world) == []

@@ -34,7 +34,8 @@ from bot.chasing.permissions import NotAllowed
 from bot.chasing.recipients import BadEmail, sender_address
 from bot.chasing.schedule_editor import ScheduleBook, Sender
 from bot.chasing.schedule_form import FormField, read_form
-from bot.errors import UserFacingError
+from bot.chasing.schedules import sender_name
+from bot.errors import BadInput, UserFacingError
 from bot.handlers import errors
 from bot.handlers.chaser_command import BadArguments, Call, Route
 from bot.handlers.support import actor_of, call_actor, services
@@ -217,6 +218,14 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
                 if email:
                     sender_address(email)
             except BadEmail as bad:
+                problems[block_id(block, chosen)] = bad.text(SLACK)
+        # The inputs' max_length binds Slack's clients only: past it, the save would fail
+        # after this modal closed, losing what was typed.
+        for block, typed in ((Block.SENDER_NAME, submission.sender_name),
+                             (Block.ESCALATED_SENDER_NAME, submission.escalated_sender_name)):
+            try:
+                sender_name(typed)
+            except BadInput as bad:
                 problems[block_id(block, chosen)] = bad.text(SLACK)
         if problems or result.spec is None:
             ack(response_action="errors", errors=problems)
