@@ -110,6 +110,31 @@ def test_an_edit_replaces_only_the_parts_given_and_is_validated() -> None:
         apply_edit(DEFAULT_SCHEDULE, ScheduleEdit(overdue=["1:template=rude"]))
 
 
+NO_REPEAT = ScheduleSpec("Once", (StepSpec(Part.OVERDUE, 5, "overdue"),))
+BEFORE_ONLY = ScheduleSpec("Early", (StepSpec(Part.BEFORE_DUE, 3, "due_soon"),))
+
+
+@pytest.mark.parametrize(("spec", "edit", "says"), [
+    # Each was saved with the asked-for repeat or cap silently dropped (exit 0).
+    (NO_REPEAT, ScheduleEdit(repeat_limit=3), "A cap needs a repeat"),
+    (BEFORE_ONLY, ScheduleEdit(repeat_every_days=7), "Only an overdue step can repeat"),
+    (BEFORE_ONLY, ScheduleEdit(before_due=["3"], repeat_every_days=7, repeat_limit=2),
+     "Only an overdue step can repeat"),
+    (DEFAULT_SCHEDULE, ScheduleEdit(no_repeat=True, repeat_every_days=3), "not both"),
+    (DEFAULT_SCHEDULE, ScheduleEdit(no_repeat=True, repeat_limit=3), "not both"),
+])
+def test_an_edit_asking_for_a_repeat_it_cannot_have_is_refused(spec, edit, says) -> None:
+    with pytest.raises(ScheduleError, match=says):
+        apply_edit(spec, edit)
+
+
+def test_an_edit_that_removes_the_overdue_steps_drops_their_repeat() -> None:
+    edited = apply_edit(DEFAULT_SCHEDULE, ScheduleEdit(overdue=[]))
+    assert edited.repeat_every_days is None and edited.repeat_limit is None
+    capped = apply_edit(NO_REPEAT, ScheduleEdit(repeat_every_days=7, repeat_limit=2))
+    assert (capped.repeat_every_days, capped.repeat_limit) == (7, 2)
+
+
 @pytest.mark.parametrize("step", [
     StepSpec(Part.OVERDUE, 1, "overdue"),
     StepSpec(Part.BEFORE_DUE, 7, "due_soon", grouped=False),

@@ -340,8 +340,16 @@ def apply_edit(spec: ScheduleSpec, edit: ScheduleEdit) -> ScheduleSpec:
         steps[Part.PAID] = [StepSpec(Part.PAID, 0, "thank_you")]
     elif edit.thank_you is False:
         steps[Part.PAID] = []
+    # What is asked for and cannot be had is refused, not dropped (the form refuses it too).
+    if edit.no_repeat and (edit.repeat_every_days or edit.repeat_limit):
+        raise ScheduleError("Either no repeat, or how often and the cap: not both.")
+    if edit.repeat_every_days and not steps[Part.OVERDUE]:
+        raise ScheduleError("Only an overdue step can repeat: add one first.")
     every = None if edit.no_repeat else (edit.repeat_every_days or spec.repeat_every_days)
     limit = None if edit.no_repeat else (edit.repeat_limit or spec.repeat_limit)
+    if edit.repeat_limit and not (every and steps[Part.OVERDUE]):
+        raise ScheduleError("A cap needs a repeat: set how often the last overdue step "
+                            "repeats too.")
     return validate(
         ScheduleSpec(
             name=spec.name,
