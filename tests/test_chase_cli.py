@@ -264,3 +264,22 @@ def test_a_schedule_named_with_spaces_around_it_is_that_schedule(make_world, mig
     capped = cli(env, "schedule", "set", "Firm", "--repeat-cap", "3")  # Firm does not repeat
     assert capped.exit_code == 2 and capped.output.strip() == (
         "Error: A cap needs a repeat: set how often the last overdue step repeats too.")
+
+
+def test_an_invoice_chased_today_is_not_chased_again_today_after_its_schedule_changes(
+    make_world, migrated_db, tmp_path
+):
+    # The step keys follow the schedule: moving the overdue step from day 1 to day 2 gave
+    # every invoice just chased a new key, and the next run emailed its customer again.
+    world = make_world(contacts=6, invoices=40)
+    env = env_for(world, migrated_db, tmp_path, SMTP_FROM="chaser@books.example")
+    run = json.loads(cli(env, "chase", "--now", "--json").stdout)[0]
+    chased = {number for email in run["emails"] for number in email["invoices"]}
+    assert run["sent"] > 0 and chased
+    assert cli(env, "schedule", "set", "--overdue", "2").exit_code == 0
+    plan = json.loads(cli(env, "chase", "--dry-run", "--now", "--json").stdout)[0]
+    assert not chased & {number for email in plan["emails"] for number in email["invoices"]}
+    held = {s["invoice"] for s in plan["skipped"] if s["reason"] == "chased_today"}
+    assert held and held <= chased
+    again = json.loads(cli(env, "chase", "--now", "--json").stdout)[0]
+    assert not chased & {number for email in again["emails"] for number in email["invoices"]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -161,6 +161,7 @@ class ChasePlan:
     upcoming: list[UpcomingInvoice] = field(default_factory=list)
     connected: bool = True
     window_ignored: bool = False  # "Chase now": sent now whatever the window says
+    day_began: datetime | None = None  # the start of `today` where the organisation is
 
     @property
     def sendable(self) -> list[PlannedEmail]:
@@ -307,6 +308,12 @@ def _schedule_of(invoice: Invoice, assigned: dict[int, int],
     return by_id.get(schedule_id, default) if schedule_id else default
 
 
+def _chased_since(history: list[ledger.LedgerRow], since: datetime | None) -> bool:
+    """Whether an email for the invoice went (or is going) at or after `since`."""
+    return since is not None and any(
+        row.state in _DONE and (row.sent_at or row.claimed_at) >= since for row in history)
+
+
 def _plan_open_invoice(
     builder: _Builder, invoice: Invoice, schedule: StoredSchedule,
     history: list[ledger.LedgerRow], settings: OrganisationSettings, connected: bool,
@@ -333,6 +340,11 @@ def _plan_open_invoice(
         row.claimed_at < plan.now - SENDING_LEASE
     ):
         skip(SkipReason.UNCONFIRMED, due.key)  # its run died mid-send; the next run says so
+        return
+    if due is not None and row is None and _chased_since(history, plan.day_began):
+        # A step never tried, yet the invoice was chased today: its schedule was edited or
+        # it moved to another one (step keys follow the schedule). Tomorrow's run sends it.
+        skip(SkipReason.CHASED_TODAY, due.key)
         return
     if due is not None and (row is None or row.state not in _DONE):
         held = ledger_skip_reason(row.state if row else None, row.attempts if row else 0)
@@ -386,6 +398,7 @@ def build_plan(session: Session, connection_id: int, now: datetime, *,
         window_open=window_open or ignore_window, today=today, locale=settings.locale,
         country_code=connection.country_code, connected=connected,
         window_ignored=ignore_window and not window_open,
+        day_began=datetime.combine(today, time.min, tzinfo=window.zone),
     )
     known = schedules(session, connection_id, now=now)
     by_id = {schedule.id: schedule for schedule in known}

@@ -41,6 +41,7 @@ class SkipReason(StrEnum):
     SKIPPED_BY_PERSON = "skipped_by_person"
     UNCONFIRMED = "unconfirmed"
     SEND_FAILED = "send_failed"
+    CHASED_TODAY = "chased_today"
 
 
 SKIP_REASON_LABELS = {
@@ -60,6 +61,7 @@ SKIP_REASON_LABELS = {
     SkipReason.SKIPPED_BY_PERSON: "skipped by a person",
     SkipReason.UNCONFIRMED: "last send unconfirmed: check before releasing",
     SkipReason.SEND_FAILED: "sending keeps failing",
+    SkipReason.CHASED_TODAY: "chased today already",
 }
 
 # Reasons a person chose (a pause or a dispute), as opposed to reasons the rules imply.
