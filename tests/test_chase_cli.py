@@ -261,6 +261,9 @@ def test_a_schedule_named_with_spaces_around_it_is_that_schedule(make_world, mig
     assert "3 days before due" in shown and "9 days after due" in shown
     assert "7 days before due — due_soon" not in shown.split("Firm", 1)[1]
     assert "every 7 days" not in shown.split("Firm", 1)[1]
+    escaped = cli(env, "schedule", "set", "\x1b[2J\x1b[31mFirm", "--overdue", "1")
+    assert escaped.exit_code == 2 and "control characters" in escaped.output
+    assert "\x1b" not in cli(env, "schedule", "show").stdout  # it rewrote the terminal
     capped = cli(env, "schedule", "set", "Firm", "--repeat-cap", "3")  # Firm does not repeat
     assert capped.exit_code == 2 and capped.output.strip() == (
         "Error: A cap needs a repeat: set how often the last overdue step repeats too.")

@@ -184,6 +184,7 @@ def test_a_form_keeps_the_thank_you_step_it_had() -> None:
 
 @pytest.mark.parametrize(("form", "field", "says"), [
     (ScheduleForm(name=" "), FormField.NAME, "needs a name"),
+    (ScheduleForm(name="\x1b[31mRed", overdue="1"), FormField.NAME, "control characters"),
     (ScheduleForm(name="A", before_due="soon"), FormField.BEFORE_DUE, "is not a step"),
     (ScheduleForm(name="A", overdue="1\n1"), FormField.OVERDUE, "same day"),
     (ScheduleForm(name="A", overdue="3:loud"), FormField.OVERDUE, "Unknown step flag"),

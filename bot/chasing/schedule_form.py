@@ -11,10 +11,11 @@ from bot.chasing.schedules import (
     ScheduleError,
     ScheduleSpec,
     StepSpec,
+    check_name,
     parse_steps,
     validate,
 )
-from bot.messages import Message, plain
+from bot.messages import Message
 
 
 class FormField(StrEnum):
@@ -72,8 +73,10 @@ def read_form(form: ScheduleForm, *, thank_you: StepSpec | None = None) -> FormR
     errors: dict[FormField, Message] = {}
     steps: dict[Part, list[StepSpec]] = {Part.BEFORE_DUE: [], Part.OVERDUE: []}
     name = form.name.strip()
-    if not name or len(name) > 100:
-        errors[FormField.NAME] = plain("A schedule needs a name of 1 to 100 characters.")
+    try:
+        check_name(name)
+    except ScheduleError as error:
+        errors[FormField.NAME] = error.message
     for part, field, text in ((Part.BEFORE_DUE, FormField.BEFORE_DUE, form.before_due),
                               (Part.OVERDUE, FormField.OVERDUE, form.overdue)):
         try:

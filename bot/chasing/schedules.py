@@ -10,6 +10,7 @@ chase for the same day of the same invoice.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
@@ -120,10 +121,19 @@ DEFAULT_SCHEDULE = ScheduleSpec(
 )
 
 
+def check_name(name: str) -> None:
+    """ScheduleError unless `name` can name a schedule: 1 to 100 characters, none of them a
+    control character (an escape sequence in a name rewrote the terminal of `schedule show`)."""
+    if not name.strip() or len(name) > 100:
+        raise ScheduleError("A schedule needs a name of 1 to 100 characters.")
+    if any(unicodedata.category(character) == "Cc" for character in name):
+        raise ScheduleError("A schedule's name cannot hold control characters (escapes, tabs, "
+                            "line breaks).")
+
+
 def validate(spec: ScheduleSpec) -> ScheduleSpec:
     """The schedule, or ScheduleError saying what is wrong with it."""
-    if not spec.name.strip() or len(spec.name) > 100:
-        raise ScheduleError("A schedule needs a name of 1 to 100 characters.")
+    check_name(spec.name)
     seen: set[str] = set()
     for step in spec.steps:
         if not 0 <= step.days <= MAX_DAYS:
