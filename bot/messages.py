@@ -769,6 +769,8 @@ SCHEDULE_OPTIONS_LABEL = "Also"
 SCHEDULE_THANK_YOU = "Thank the customer when paid"
 SCHEDULE_MAKE_DEFAULT = "Make this the default schedule"
 SCHEDULE_DEFAULT_HINT = "Customers not put on another schedule are chased on the default."
+SCHEDULE_IS_DEFAULT_HINT = ("This is the default: customers not put on another schedule are "
+                           "chased on it, until another schedule is made the default.")
 SENDER_NAME_LABEL = "Reminders come from (name)"
 SENDER_EMAIL_LABEL = "Replies go to (email)"
 ESCALATED_SENDER_NAME_LABEL = "Escalated reminders come from (name)"

@@ -138,7 +138,11 @@ def test_an_admin_edits_the_default_schedule_from_settings_and_the_chase_plan_us
     assert shown[Block.SCHEDULE_REPEAT_EVERY]["element"]["initial_value"] == "7"
     assert shown[Block.SCHEDULE_REPEAT_LIMIT]["element"]["initial_value"] == "8"
     assert [o["value"] for o in shown[Block.SCHEDULE_OPTIONS]["element"]["initial_options"]] == [
-        "thank_you", "make_default"]
+        "thank_you"]
+    # No "Make this the default" box on the default: unticked, it did nothing.
+    assert [o["value"] for o in shown[Block.SCHEDULE_OPTIONS]["element"]["options"]] == [
+        "thank_you"]
+    assert shown[Block.SCHEDULE_OPTIONS]["hint"]["text"].startswith("This is the default")
     assert Block.SCHEDULE_NAME not in shown
 
     # Wrong parts: each is named under its own block, and nothing is saved.

@@ -115,10 +115,10 @@ def schedule_modal(values: ScheduleModalValues) -> dict[str, Any]:
     if chosen is None:
         blocks.append(_input(Block.SCHEDULE_NAME, chosen, messages.SCHEDULE_NAME_LABEL,
                              _text_input(None), optional=False))
-    checks = [_option(messages.SCHEDULE_THANK_YOU, THANK_YOU),
-              _option(messages.SCHEDULE_MAKE_DEFAULT, MAKE_DEFAULT)]
-    ticked = [o for o, on in zip(checks, (spec.thank_you is not None, values.is_default),
-                                 strict=True) if on]
+    checks = [_option(messages.SCHEDULE_THANK_YOU, THANK_YOU)]
+    if not values.is_default:  # the default stays one until another is made the default:
+        checks.append(_option(messages.SCHEDULE_MAKE_DEFAULT, MAKE_DEFAULT))  # no box to untick
+    ticked = checks[:1] if spec.thank_you is not None else []
     options_element: dict[str, Any] = {"type": "checkboxes", "options": checks}
     if ticked:
         options_element["initial_options"] = ticked
@@ -135,7 +135,8 @@ def schedule_modal(values: ScheduleModalValues) -> dict[str, Any]:
                _number_input(spec.repeat_limit, 1, 100),
                hint=messages.SCHEDULE_REPEAT_LIMIT_HINT),
         _input(Block.SCHEDULE_OPTIONS, chosen, messages.SCHEDULE_OPTIONS_LABEL, options_element,
-               hint=messages.SCHEDULE_DEFAULT_HINT),
+               hint=messages.SCHEDULE_IS_DEFAULT_HINT if values.is_default
+               else messages.SCHEDULE_DEFAULT_HINT),
         {"type": "divider"},
         _input(Block.SENDER_NAME, chosen, messages.SENDER_NAME_LABEL,
                {**_text_input(values.sender_name), "max_length": SENDER_NAME_MAX},
