@@ -4,6 +4,7 @@ the stored schedule the chase plan then uses, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -314,3 +315,25 @@ def test_a_sender_name_past_its_limit_is_named_under_its_input_and_the_modal_sta
         shown[Block.ESCALATED_SENDER_NAME]["block_id"]: "A sender's name is at most 255 "
                                                        "characters (got 256)."}
     assert audit_actions(world) == []
+
+
+def test_a_second_pick_on_a_modal_already_redrawn_is_dropped_quietly(world):
+    # Two picks before the first redraw lands: the second carries the old hash, Slack answers
+    # hash_conflict ("the view may have been updated by another process"), and the person got
+    # "Something went wrong" by DM. The modal shows the first pick, its picker saying so.
+    _, name = first_organisation(world)
+    world.send.command(f'schedule edit "{name}"', user=ADMIN)
+    opened = wait_for_view(world, "views.open")
+    picker = inputs(opened)[Block.SCHEDULE_PICK]
+    new = next(o for o in picker["element"]["options"] if o["value"] == "new")
+    for _ in range(2):
+        click(world, opened, {"action_id": Action.SCHEDULE_PICK, "block_id": Block.SCHEDULE_PICK,
+                              "type": "static_select", "selected_option": new})
+    updates = world.fake.wait_for_calls("views.update", 2, ok=None)
+    assert sorted(call.error or "" for call in updates) == ["", "hash_conflict"]
+    time.sleep(0.5)  # the DM came within milliseconds of the refused update
+    redrawn = world.fake.views[opened["id"]]
+    assert inputs(redrawn)[Block.SCHEDULE_PICK]["element"]["initial_option"]["value"] == "new"
+    said = [c.args.get("text", "") for c in world.fake.calls
+            if c.method.startswith("chat.") and c.args.get("channel") == ADMIN]
+    assert not [text for text in said if "Something went wrong" in text]

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot import messages
 from bot.blocks.schedule_modal import (
     NEW,
@@ -192,6 +194,11 @@ def routes(app: App, deps: AppDeps) -> list[Route]:
             # The hash makes Slack refuse the update if the view changed meanwhile.
             client.views_update(view_id=view["id"], hash=view.get("hash"), view=schedule_modal(
                 modal_values(book, None if value == NEW else int(value), root=ref.r)))
+        except SlackApiError as error:
+            if (error.response or {}).get("error") != "hash_conflict":
+                errors.report(error, body, client)
+            # else a second pick raced the first's redraw, which stands with its picker showing
+            # it (views.update: "The view may have been updated by another process").
         except Exception as error:  # after the ack: see errors.report
             errors.report(error, body, client)
 
