@@ -459,6 +459,9 @@ SLACK_UNEXPECTED = ("Something went wrong (reference {reference}). Please try ag
                     "happening, share the reference with whoever runs chaser-bot.")
 SLACK_NOT_AVAILABLE_HERE = ("chaser-bot is not set up for this workspace yet: ask whoever runs "
                             "it to install it here.")
+SLACK_ORG_WIDE_REFUSED = ("chaser-bot is installed one workspace at a time, not across an "
+                          "Enterprise Grid organisation: ask whoever runs it to install it in "
+                          "this workspace.")
 SLACK_INSTALL_NOT_DONE_TITLE = "chaser-bot was not installed"
 SLACK_INSTALL_CANCELLED = "The install was cancelled on Slack's page, so nothing was installed."
 SLACK_INSTALL_LINK_STALE = ("This install link has expired, was used already or was opened in "

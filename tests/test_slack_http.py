@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -147,3 +148,45 @@ def test_requests_no_listener_takes_are_still_acknowledged_with_200(slack_world:
     assert clicked.response.status_code == 200
     (said,) = fake.wait_for_hook(old["response_url"])
     assert said["text"].startswith("That button or form is from a message chaser-bot no longer")
+
+
+def test_an_org_wide_install_is_refused_in_one_line_and_nothing_runs(slack_world: SlackWorld):
+    # chaser-bot is installed per workspace (app_manifest.yaml org_deploy_enabled: false); an
+    # org-wide install's request has `team: null` and `is_enterprise_install: true`.
+    from bot.messages import SLACK_ORG_WIDE_REFUSED
+    from tests.fakes.slack_requests import (
+        block_actions_payload,
+        command_payload,
+        event_payload,
+    )
+
+    send, fake = slack_world.send, slack_world.fake
+    grid = {"enterprise_id": "E0GRID001", "org_install": True}
+    command = send.command("help", user=MEMBER,
+                           payload=command_payload(fake, "help", user=MEMBER, **grid))
+    assert command.response.status_code == 200
+    assert command.json() == {"response_type": "ephemeral", "text": SLACK_ORG_WIDE_REFUSED}
+    click = block_actions_payload(fake, {"action_id": "renamed_long_ago", "value": "x"},
+                                  user=MEMBER, **grid)
+    assert click["team"] is None and click["enterprise"]["id"] == "E0GRID001"
+    clicked = send.interaction(click)
+    assert (clicked.response.status_code, clicked.response.text) == (200, "")
+    (told,) = fake.wait_for_hook(click["response_url"])
+    assert told["text"] == SLACK_ORG_WIDE_REFUSED
+    calls = len(fake.calls)
+    event = send.event({}, payload=event_payload(
+        {"type": "app_home_opened", "user": MEMBER, "tab": "home"}, **grid))
+    assert (event.response.status_code, event.response.text) == (200, "")
+    time.sleep(0.3)
+    assert len(fake.calls) == calls  # no home tab published for an org-wide install
+    assert audit_actions(slack_world) == []
+
+
+def audit_actions(world: SlackWorld) -> list[str]:
+    from sqlalchemy import select
+
+    from storage.db import session_scope
+    from storage.models import AuditEntry
+
+    with session_scope(world.deps.session_factory) as session:
+        return [e.action for e in session.scalars(select(AuditEntry))]

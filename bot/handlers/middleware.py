@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, BoltRequest, BoltResponse
 from sqlalchemy.exc import IntegrityError
 
+from bot import messages
 from storage import repositories
 from storage.db import session_scope
 from storage.once import claim_many
@@ -183,8 +184,28 @@ def team_of(body: dict[str, Any], context: Any) -> str | None:
     return team or context.get("enterprise_id")
 
 
+def refuse_org_wide(body: dict[str, Any], context: Any, next: Callable[[], Any]) -> Any:
+    """Refuse a request from an org-wide (Enterprise Grid) install in one clear line.
+
+    The manifest has `org_deploy_enabled: false` and installs are saved per workspace, so such
+    a request (`team: null`, `is_enterprise_install: true`, docs.slack.dev/reference/
+    interaction-payloads/block_actions-payload) has no workspace chaser-bot chases for."""
+    if not context.get("is_enterprise_install"):
+        return next()
+    log.info("A request from an org-wide install of enterprise %s was refused: chaser-bot "
+             "is installed per workspace", context.get("enterprise_id"))
+    if body.get("command"):  # a slash command's body is shown to the person, ephemeral
+        return BoltResponse(status=200, body={"response_type": "ephemeral",
+                                              "text": messages.SLACK_ORG_WIDE_REFUSED})
+    if body.get("response_url") and context.get("respond"):
+        context.respond(text=messages.SLACK_ORG_WIDE_REFUSED, response_type="ephemeral",
+                        replace_original=False)
+    return BoltResponse(status=200, body="")  # ack: a non-2xx is retried or shown as failed
+
+
 def register(app: App, deps: AppDeps) -> None:
-    """Install the global middleware, in order: run-once, then the workspace id."""
+    """Install the global middleware, in order: org-wide refusal, run-once, then the workspace
+    id."""
     workspace_ids = WorkspaceIds(deps)
 
     claims = ClaimBatcher(deps)
@@ -217,5 +238,6 @@ def register(app: App, deps: AppDeps) -> None:
             context["workspace_id"] = workspace_ids(team)
         return next()
 
+    app.use(refuse_org_wide)
     app.use(run_once)
     app.use(workspace)

@@ -118,13 +118,17 @@ def _where(team_id: str, enterprise_id: str | None, org_install: bool) -> dict[s
 
 
 def command_payload(fake: FakeSlack, text: str, *, user: str, channel: str = DEFAULT_CHANNEL,
-                    team_id: str = DEFAULT_TEAM, command: str = "/chaser") -> dict[str, str]:
+                    team_id: str = DEFAULT_TEAM, command: str = "/chaser",
+                    enterprise_id: str | None = None, org_install: bool = False
+                    ) -> dict[str, str]:
     """The form fields of a slash command invocation."""
-    return {
+    grid = ({"enterprise_id": enterprise_id, "enterprise_name": "Grid"} if enterprise_id
+            else {})
+    return {**grid,
         "token": TOKEN, "team_id": team_id,
         "team_domain": team_id.lower(), "channel_id": channel, "channel_name": "general",
         "user_id": user, "user_name": user.lower(), "command": command, "text": text,
-        "api_app_id": APP_ID, "is_enterprise_install": "false",
+        "api_app_id": APP_ID, "is_enterprise_install": str(org_install).lower(),
         "response_url": fake.response_url(), "trigger_id": fake.new_trigger_id(),
     }
 
