@@ -6,6 +6,7 @@ look-ups read the local store only (the sandbox's call count does not move).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -423,3 +424,29 @@ def test_settings_switch_the_payment_alert_and_set_the_overdue_alert_amount(worl
     with session_scope(world.deps.session_factory) as session:
         row = organisation_settings(session, connection_id)
         assert (row.alert_payments, row.alert_overdue_over) == (False, Decimal("5000"))
+
+
+def test_a_closed_modal_is_answered_200_and_changes_nothing(world: SlackWorld):
+    # view_closed comes only for notify_on_close modals (docs.slack.dev/surfaces/modals); one
+    # still arriving must be acked, and must not be taken for a cancel of anything.
+    from tests.fakes.slack_requests import view_closed_payload
+
+    send, fake = world.send, world.fake
+    with session_scope(world.deps.session_factory) as session:
+        name = session.scalars(select(XeroConnection.tenant_name)).first()
+    assert send.command(f'settings "{name}"', user=ADMIN).response.status_code == 200
+    fake.wait_for_calls("views.open")
+    view = fake.views[max(fake.views)]
+    before = (len(fake.calls), dict(fake.views), audit_actions(world))
+    for cleared in (False, True):
+        closed = send.interaction(view_closed_payload(fake, view, user=ADMIN,
+                                                      is_cleared=cleared))
+        assert (closed.response.status_code, closed.response.text) == (200, "")
+    time.sleep(0.3)  # anything the app would do after the ack has had time to happen
+    assert (len(fake.calls), dict(fake.views), audit_actions(world)) == before
+
+
+
+def audit_actions(world: SlackWorld) -> list[str]:
+    with session_scope(world.deps.session_factory) as session:
+        return [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
