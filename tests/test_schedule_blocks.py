@@ -211,3 +211,12 @@ def test_more_schedules_than_a_message_holds_are_counted_not_dropped():
     assert shown == 48  # the header, 48 schedules, the footer
     footer = blocks[-1]["elements"][0]["text"]
     assert footer.startswith("12 more schedule(s) not shown here: `chaser schedule show`")
+
+
+def test_a_schedule_name_is_text_in_the_listing_not_markup() -> None:
+    # Listed as typed, "<https://pay.example|Default>" was a link labelled Default for
+    # everyone who lists the schedules, and "<!here>" a mention.
+    spoof = ScheduleSpec("<https://pay.example|Default> & <!here>", DEFAULT_SCHEDULE.steps)
+    blocks = schedule_list_blocks([ScheduleListing("Kiwi", [ListedSchedule(spoof, False, 0)])])
+    assert blocks[1]["text"]["text"].startswith(
+        "*&lt;https://pay.example|Default&gt; &amp; &lt;!here&gt;*\n")

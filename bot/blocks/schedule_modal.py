@@ -7,6 +7,7 @@ from typing import Any
 
 from bot import messages
 from bot.blocks.digest import MAX_BLOCKS as MESSAGE_BLOCKS
+from bot.blocks.digest import escape
 from bot.chasing.schedule_form import FormField, ScheduleForm
 from bot.chasing.schedules import (
     SENDER_NAME_MAX,
@@ -244,7 +245,8 @@ class ScheduleListing:
 
 def _schedule_text(listed: ListedSchedule) -> str:
     spec = listed.spec
-    head = f"*{spec.name}*" + (messages.SCHEDULE_DEFAULT_MARK if listed.default else "")
+    head = f"*{escape(spec.name)}*" + (messages.SCHEDULE_DEFAULT_MARK if listed.default
+                                       else "")
     if listed.customers:
         head += " · " + messages.SCHEDULE_ON_IT.format(count=listed.customers)
     lines = [head] + [f"• {describe_step(step)}" for step in spec.chases]
