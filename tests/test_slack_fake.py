@@ -166,3 +166,48 @@ def test_users_list_pages_with_cursors_and_lists_bots_and_deleted_users_too(clie
         fake_slack.workspace().bot_user_id}
     assert [user["deleted"] for user in members if user["id"] == "U0GONE"] == [True]
     assert error_of(lambda: client.users_list(cursor="not-a-cursor")) == "invalid_cursor"
+
+
+def test_a_click_carries_the_posted_message_and_every_stateful_element_as_slack_sends_them(
+        client: WebClient, fake_slack: FakeSlack):
+    # docs.slack.dev/reference/interaction-payloads/block_actions-payload: the clicked
+    # element's text/value/action_ts, the whole message, and state.values of its pickers.
+    from tests.fakes.slack_requests import block_actions_payload, view_submission_payload
+
+    blocks = [
+        {"type": "actions", "block_id": "row", "elements": [
+            {"type": "datepicker", "action_id": "when", "initial_date": "2026-12-01"},
+            {"type": "button", "action_id": "go", "value": "v1",
+             "text": {"type": "plain_text", "text": "Go"}}]},
+        {"type": "section", "block_id": "pick", "text": {"type": "mrkdwn", "text": "x"},
+         "accessory": {"type": "static_select", "action_id": "which", "options": []}},
+    ]
+    posted = client.chat_postMessage(channel="C0GENERAL1", text="t", blocks=blocks)
+    click = block_actions_payload(fake_slack, {"action_id": "go"}, user=MEMBER,
+                                  message={"type": "message", "ts": posted["ts"]})
+    (action,) = click["actions"]
+    assert (action["block_id"], action["type"], action["value"], action["text"]["text"]) == (
+        "row", "button", "v1", "Go")
+    assert float(action["action_ts"]) > 0
+    assert click["message"]["blocks"] == blocks
+    assert set(click["user"]) == {"id", "username", "name", "team_id"}
+    assert click["state"]["values"] == {
+        "row": {"when": {"type": "datepicker", "selected_date": "2026-12-01"}},
+        "pick": {"which": {"type": "static_select", "selected_option": None}}}
+    picked = block_actions_payload(fake_slack, {"action_id": "when",
+                                                "selected_date": "2027-01-05"},
+                                   user=MEMBER, message={"type": "message",
+                                                         "ts": posted["ts"]})
+    assert picked["state"]["values"]["row"]["when"]["selected_date"] == "2027-01-05"
+    view = {"id": "V1", "type": "modal", "blocks": [
+        {"type": "input", "block_id": "name", "element": {
+            "type": "plain_text_input", "action_id": "v", "initial_value": "old"}},
+        {"type": "input", "block_id": "note", "element": {
+            "type": "plain_text_input", "action_id": "v"}}]}
+    submitted = view_submission_payload(fake_slack, view, {"note": {"v": {"value": "hi"}}},
+                                        user=ADMIN)
+    assert submitted["view"]["state"]["values"] == {
+        "name": {"v": {"type": "plain_text_input", "value": "old"}},
+        "note": {"v": {"type": "plain_text_input", "value": "hi"}}}
+    with pytest.raises(AssertionError):  # Slack never reports an input the view lacks
+        view_submission_payload(fake_slack, view, {"nope": {"v": {"value": "x"}}}, user=ADMIN)

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.fakes.slack_requests import block_actions_payload
+from tests.fakes.slack_requests import block_actions_payload, view_closed_payload
 from tests.fixtures.slack import MEMBER, SlackWorld
 
 
@@ -135,12 +135,9 @@ def test_requests_no_listener_takes_are_still_acknowledged_with_200(slack_world:
                                     "api_app_id": "A0CHASER01", "type": "app_rate_limited"}),
                         content_type="application/json")
     assert limited.status_code == 200
-    closed = send.interaction({  # block_kit view_closed: no trigger_id
-        "type": "view_closed", "api_app_id": "A0CHASER01", "is_cleared": False,
-        "team": {"id": fake.workspace().team_id, "domain": "chaser"},
-        "user": {"id": MEMBER, "username": "max", "team_id": fake.workspace().team_id},
-        "view": {"id": "V0CLOSED1", "type": "modal", "callback_id": "gone", "state": {
-            "values": {}}, "private_metadata": "", "hash": "1.2", "blocks": []}})
+    closed = send.interaction(view_closed_payload(  # a modal chaser-bot no longer opens
+        fake, {"id": "V0CLOSED1", "type": "modal", "callback_id": "gone", "blocks": [],
+               "private_metadata": "", "hash": "1.2"}, user=MEMBER))
     assert closed.response.status_code == 200
     old = block_actions_payload(fake, {"action_id": "renamed_long_ago", "value": "x"},
                                 user=MEMBER)
