@@ -161,3 +161,23 @@ def test_a_cancelled_or_stale_install_says_so_in_one_line_and_installs_nothing(o
         assert "This install link has expired, was used already" in stale.text
     with session_scope(oauth_world.deps.session_factory) as session:
         assert SECOND not in set(session.scalars(select(slack_bots.c.team_id)))
+
+
+def test_an_org_wide_install_is_refused_with_oauth_on(oauth_world):
+    # With installs stored per workspace, Bolt finds no org-wide installation: a refusal in one
+    # line, as for a workspace that never installed, not an error.
+    from tests.fakes.slack_requests import block_actions_payload, command_payload
+
+    fake = oauth_world.fake
+    grid = {"enterprise_id": "E0GRID001", "org_install": True}
+    sent = oauth_world.send.command("help", user="U0GRID", payload=command_payload(
+        fake, "help", user="U0GRID", **grid))
+    assert sent.response.status_code == 200 and "/chaser status" not in sent.response.text
+    (post,) = fake.wait_for_hook(sent.response_url)
+    assert "not set up for this workspace" in post["text"]
+    click = block_actions_payload(fake, {"action_id": "renamed_long_ago", "value": "x"},
+                                  user="U0GRID", **grid)
+    clicked = oauth_world.send.interaction(click)
+    assert clicked.response.status_code == 200
+    (told,) = fake.wait_for_hook(click["response_url"])
+    assert "not set up for this workspace" in told["text"]
