@@ -158,7 +158,7 @@ def test_an_admin_edits_the_default_schedule_from_settings_and_the_chase_plan_us
     assert audit_actions(world) == []
 
     saved = submit(world, pushed, values_for(
-        pushed, overdue="2:template=final_notice,escalated", options=("make_default",),
+        pushed, overdue="2:template=final_notice,escalated",
         sender=("Sam Accounts", "sam@books.example"),
         escalated=("Alex Boss", "alex@books.example")))
     assert saved.response.status_code == 200 and saved.response.text == ""
