@@ -130,6 +130,24 @@ def test_a_customer_put_on_another_schedule_is_chased_on_it_and_its_trail_says_s
     assert editor.book(workspace_id, books.connection_id).customers == {}
 
 
+def test_a_customer_put_on_the_default_by_name_stays_there_when_the_default_changes(
+    stage,
+) -> None:
+    books, editor, workspace_id, clock = stage
+    admin = Actor(ADMIN, "T0CHASER01", workspace_id)
+    acme = books.customer("Acme", "ap@acme.example")
+    other = books.customer("Other", "ap@other.example")
+    for contact, number in ((acme, "INV-1"), (other, "INV-2")):
+        books.invoice(contact, number, TODAY - timedelta(days=3))
+    assigned = editor.assign(admin, acme, "Default")  # said "on the Default schedule"
+    assert assigned.schedule == "Default"
+    editor.save(admin, books.connection_id, STRICT, make_default=True)
+    plan = plan_chase(books.session_factory, books.connection_id, clock(), ignore_window=True)
+    # Acme was put on Default by name and stays; Other follows the new default.
+    assert sorted((e.contact_name, e.schedule_name) for e in plan.emails) == [
+        ("Acme", "Default"), ("Other", "Strict")]
+
+
 def test_another_workspace_cannot_read_or_edit_the_organisation(stage) -> None:
     books, editor, workspace_id, _ = stage
     with pytest.raises(NotFound, match="is not connected"):

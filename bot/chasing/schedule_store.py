@@ -120,10 +120,13 @@ def assign_customer(
     session: Session, connection_id: int, contact: Contact, schedule_name: str | None, *,
     by: str | None, now: datetime,
 ) -> StoredSchedule:
-    """Chase a customer on the named schedule (None or the default's name: the default)."""
+    """Chase a customer on the named schedule, kept whichever schedule is the default later;
+    None: on whichever schedule is the organisation's default."""
     schedule = find_schedule(session, connection_id, schedule_name, now=now)
+    # A named schedule is pinned, the default's too: the reply said "on Default", and making
+    # another schedule the default later must not move this customer silently.
     rows.assign_schedule(
-        session, contact.id, None if schedule.is_default else schedule.id, by=by, now=now
+        session, contact.id, None if schedule_name is None else schedule.id, by=by, now=now
     )
     _audit(session, connection_id, "contact.schedule", by, now, {
         "contact_id": contact.id, "customer": contact.name, "schedule": schedule.spec.name})
