@@ -138,8 +138,8 @@ def test_an_escalation_is_approved_in_slack_and_its_email_goes_once(stage):
     assert ("escalation.approved", ADMIN) in actions
 
 
-def test_snooze_and_decline_from_the_card(stage):
-    _, app, mail, connection_id = stage
+def hold_escalations(app, connection_id: int) -> None:
+    """Every overdue step needs approval; a chase run holds each email for a manager."""
     deps = app.deps
     with session_scope(deps.session_factory) as session:
         save_schedule(session, connection_id, ScheduleSpec("Default", (StepSpec(
@@ -150,6 +150,12 @@ def test_snooze_and_decline_from_the_card(stage):
         chase_organisation(connection_id, session_factory=deps.session_factory,
                            clock=deps.clock, sender=sender, sync=None, ignore_window=True,
                            hold=escalations.hold)
+
+
+def test_snooze_and_decline_from_the_card(stage):
+    _, app, mail, connection_id = stage
+    deps = app.deps
+    hold_escalations(app, connection_id)
     with session_scope(deps.session_factory) as session:
         requests = session.scalars(select(ApprovalRequest).order_by(ApprovalRequest.id)).all()
     assert len(requests) >= 2
@@ -195,15 +201,7 @@ def test_a_snooze_the_card_does_not_offer_is_acknowledged_refused_and_changes_no
     # (an error after the ack turned it into a 404) and must not snooze for any odd length.
     _, app, _, connection_id = stage
     deps = app.deps
-    with session_scope(deps.session_factory) as session:
-        save_schedule(session, connection_id, ScheduleSpec("Default", (StepSpec(
-            Part.OVERDUE, 1, "final_notice", needs_approval=True),)), by="test",
-            now=deps.clock())
-    escalations = escalation_service(deps, app.app.clients)
-    with reminder_sender(deps) as sender:
-        chase_organisation(connection_id, session_factory=deps.session_factory,
-                           clock=deps.clock, sender=sender, sync=None, ignore_window=True,
-                           hold=escalations.hold)
+    hold_escalations(app, connection_id)
     with session_scope(deps.session_factory) as session:
         request_id = session.scalars(select(ApprovalRequest.id)).first()
     odd = json.dumps({"v": "e1", "r": request_id, "h": hours})
