@@ -8,18 +8,16 @@ the app's thread pool, then the digest message is updated in place with chat.upd
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot import messages
 from bot.blocks.digest import DISPUTE_REASON_MAX, dispute_modal, line_ref
 from bot.chasing.digest_actions import DigestActions
-from bot.chasing.permissions import Actor
 from bot.chasing.ports import PostedMessage
 from bot.errors import UserFacingError
-from bot.handlers.errors import person_text, tell
-from bot.handlers.middleware import team_of
+from bot.handlers.errors import after_ack, tell
+from bot.handlers.support import actor_of
 from bot.ids import Action, Block, Field, View
 from bot.payloads import DisputeForm, InvoiceRef, PageRef, PayloadError, decode_as
 
@@ -38,13 +36,6 @@ class StaleButton(UserFacingError):
     code = "stale_button"
 
 
-def actor_of(body: dict[str, Any], context: Any) -> Actor:
-    """Who clicked, in which workspace."""
-    user = body.get("user") or {}
-    return Actor(user_id=user.get("id", ""), team_id=team_of(body, context) or "",
-                 workspace_id=context.get("workspace_id"))
-
-
 def message_of(body: dict[str, Any]) -> PostedMessage | None:
     """The message the click happened in, when it is a channel message."""
     container = body.get("container") or {}
@@ -60,20 +51,6 @@ def _payload(text: str | None, kind: type[Any]) -> Any:
         return decode_as(text, kind)
     except PayloadError as exc:
         raise StaleButton(messages.DIGEST_STALE_BUTTON, detail=str(exc)) from None
-
-
-def after_ack(body: dict[str, Any], client: WebClient, work: Callable[[], None]) -> None:
-    """Run what follows an ack; a failure is told to the person with the error funnel's own
-    words instead of being raised.
-
-    Raising just after ack() races in Bolt's thread runner (slack_bolt/listener/
-    thread_runner.py sets the shared `response` to a 500 before noticing the ack), so Slack
-    could be answered 500 for a click that was acknowledged.
-    """
-    try:
-        work()
-    except Exception as exc:  # told to the person (unknown ones logged with a reference)
-        tell(person_text(exc), body, client)
 
 
 def register(app: App, deps: AppDeps, actions: DigestActions | None = None) -> None:

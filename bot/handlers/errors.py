@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import BoltResponse
@@ -107,3 +108,17 @@ def register(app: App, deps: AppDeps) -> None:
                 headers={"content-type": "application/json"})
         tell(text, body, client)
         return BoltResponse(status=200, body="") if response is not None else None
+
+
+def after_ack(body: dict[str, Any], client: WebClient, work: Callable[[], None]) -> None:
+    """Run what follows an ack; a failure is told to the person with the error funnel's own
+    words instead of being raised.
+
+    Raising just after ack() races in Bolt's thread runner (slack_bolt/listener/
+    thread_runner.py sets the shared `response` to a 500 before noticing the ack), so Slack
+    could be answered 500 for a click that was acknowledged.
+    """
+    try:
+        work()
+    except Exception as exc:  # told to the person (unknown ones logged with a reference)
+        tell(person_text(exc), body, client)

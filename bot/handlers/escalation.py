@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import messages
 from bot.chasing.ports import CardRef
-from bot.handlers.digest import after_ack
-from bot.handlers.errors import tell
+from bot.handlers.errors import after_ack, tell
 from bot.handlers.support import actor_of, services
 from bot.ids import Action
 from bot.payloads import EscalationRef, PayloadError, SkipRef, decode_as

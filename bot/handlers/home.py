@@ -12,7 +12,8 @@ from bot.blocks.connection import consent_modal
 from bot.blocks.home import HomeOrganisation, home_view
 from bot.chasing.permissions import Capability, Permissions
 from bot.chasing.timezones import org_zone
-from bot.handlers.digest import actor_of, after_ack
+from bot.handlers.errors import after_ack
+from bot.handlers.support import actor_of
 from bot.ids import Action, Event
 from bot.payloads import ConnectionRef, PayloadError, decode_as
 from storage import digests, repositories

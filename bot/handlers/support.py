@@ -10,6 +10,7 @@ from bot.chasing.controls import ChasingControls
 from bot.chasing.permissions import Actor, Permissions
 from bot.chasing.recipients import EscalatedRecipients
 from bot.chasing.schedule_editor import ScheduleEditor
+from bot.handlers.middleware import team_of
 from bot.slack_people import SlackDirectory
 
 if TYPE_CHECKING:
@@ -49,9 +50,8 @@ def services(app: App, deps: AppDeps) -> Services:
 def actor_of(body: dict[str, Any], context: Any) -> Actor:
     """Who sent a Slack request (slash command or interaction), in which workspace."""
     user = body.get("user_id") or (body.get("user") or {}).get("id") or ""
-    team = (context.get("team_id") or body.get("team_id")
-            or (body.get("team") or {}).get("id") or "")
-    return Actor(user_id=user, team_id=team, workspace_id=context.get("workspace_id"))
+    return Actor(user_id=user, team_id=team_of(body, context) or "",
+                 workspace_id=context.get("workspace_id"))
 
 
 def call_actor(call: Any) -> Actor:
