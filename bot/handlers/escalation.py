@@ -62,20 +62,17 @@ def register(app: App, deps: AppDeps) -> None:
         if decision.reply is not None:
             tell(decision.reply.render(messages.SLACK), body, client)
 
-    @app.action(Action.ESCALATION_APPROVE)
-    def approve(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
-        ack()
-        after_ack(body, client, lambda: decide(body, context, client, "approve"))
+    def on_decision(how: str) -> Any:
+        def listener(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
+            ack()
+            after_ack(body, client, lambda: decide(body, context, client, how))
 
-    @app.action(Action.ESCALATION_DECLINE)
-    def decline(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
-        ack()
-        after_ack(body, client, lambda: decide(body, context, client, "decline"))
+        return listener
 
-    @app.action(Action.ESCALATION_SNOOZE)
-    def snooze(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
-        ack()
-        after_ack(body, client, lambda: decide(body, context, client, "snooze"))
+    for action, how in ((Action.ESCALATION_APPROVE, "approve"),
+                        (Action.ESCALATION_DECLINE, "decline"),
+                        (Action.ESCALATION_SNOOZE, "snooze")):
+        app.action(action)(on_decision(how))
 
     @app.action(Action.FOREWARN_SKIP)
     def skip(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
