@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from bot import messages
+from bot.blocks.mrkdwn import escape, money
 from bot.chasing.ports import Alert, AlertCustomer, InvoiceOverdue, PaymentReceived
-from bot.chasing.receivables import grouped_money
 from bot.messages import SLACK
 from bot.xero_links import contact_link, invoice_link
 
 TEXT_LIMIT = 3000  # Block Kit: a section's text
-
-
-def escape(text: str) -> str:
-    """Text safe inside mrkdwn: Slack's three control characters escaped."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def money(currency: str | None, amount: Decimal) -> str:
-    """An amount with its currency, e.g. "NZD 1,234.50"."""
-    return f"{currency or ''} {grouped_money(amount)}".strip()
 
 
 def _customer(customer: AlertCustomer) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from bot import messages
+from bot.blocks.mrkdwn import clip, escape, money
 from bot.chasing.digest import Digest, DigestLine
 from bot.chasing.policy import PAUSED_REASONS, SKIP_REASON_LABELS, SkipReason
-from bot.chasing.receivables import BucketTotal, grouped_money
+from bot.chasing.receivables import BucketTotal
 from bot.ids import Action, Block, Field, View
 from bot.messages import SLACK, Surface
 from bot.payloads import DisputeForm, InvoiceRef, PageRef, encode
@@ -36,21 +36,6 @@ COUNTED_REASONS = (
 
 
 # Small pieces ---------------------------------------------------------------------------------
-
-
-def escape(text: str) -> str:
-    """Text safe inside mrkdwn: Slack's three control characters escaped."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def money(currency: str, amount: Decimal) -> str:
-    """An amount with its currency, e.g. "NZD 1,234.50"."""
-    return f"{currency} {grouped_money(amount)}".strip()
 
 
 def day(value: date) -> str:

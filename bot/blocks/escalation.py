@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import messages
+from bot.blocks.mrkdwn import clip, escape
 from bot.chasing.escalation_view import SNOOZE_CHOICES_HOURS, EscalationView
 from bot.ids import Action, Block
 from bot.payloads import EscalationRef, encode
@@ -17,17 +18,8 @@ HISTORY_SHOWN = 5
 BODY_LIMIT = 2000
 
 
-def escape(text: str) -> str:
-    """Slack's three control characters in mrkdwn (formatting.md: escape &, < and >)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -66,7 +58,7 @@ def _email_blocks(view: EscalationView) -> list[dict[str, Any]]:
         subject=escape(email.subject),
     )
     # Quoted line by line (a "> " that Slack reads as a quote, around escaped text).
-    body = "\n".join(f"> {escape(line)}" for line in _clip(email.body, BODY_LIMIT).splitlines())
+    body = "\n".join(f"> {escape(line)}" for line in clip(email.body, BODY_LIMIT).splitlines())
     return [_section(head), _section(body or ">")]
 
 
@@ -123,12 +115,12 @@ def escalation_blocks(view: EscalationView) -> list[dict[str, Any]]:
     )
     history = "\n".join(view.history[:HISTORY_SHOWN]) or messages.ESCALATION_NO_HISTORY
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(_clip(
+        {"type": "header", "text": _plain(clip(
             messages.ESCALATION_HEADER.format(customer=view.customer), 150))},
         _section(summary),
         _section(_invoice_lines(view)),
         {"type": "context", "elements": [
-            {"type": "mrkdwn", "text": _clip(f"{messages.ESCALATION_HISTORY}\n{history}",
+            {"type": "mrkdwn", "text": clip(f"{messages.ESCALATION_HISTORY}\n{history}",
                                              SECTION_LIMIT)},
         ]},
         {"type": "divider"},

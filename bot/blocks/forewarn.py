@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import messages
-from bot.blocks.escalation import escape
+from bot.blocks.mrkdwn import escape
 from bot.chasing.forewarn_view import ForewarnCustomer, ForewarnView
 from bot.ids import Action
 from bot.payloads import SkipRef, encode

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot import messages
+from bot.blocks.mrkdwn import clip
 from bot.chasing.lookup_views import (
     CustomerChoice,
     CustomerDetail,
@@ -27,9 +28,7 @@ Blocks = list[dict[str, Any]]
 
 
 def _text(text: str) -> dict[str, Any]:
-    if len(text) > SECTION_LIMIT:
-        text = text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
 
 
 def _context(text: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot import messages
 from bot.blocks.digest import MAX_BLOCKS as MESSAGE_BLOCKS
-from bot.blocks.digest import escape
+from bot.blocks.mrkdwn import escape
 from bot.chasing.schedule_form import FormField, ScheduleForm
 from bot.chasing.schedules import (
     SENDER_NAME_MAX,
