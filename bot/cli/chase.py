@@ -38,7 +38,8 @@ def _short(moment: datetime | None, zone_name: str | None) -> str:
     return f"{moment.astimezone(org_zone(zone_name)):%a %d %b %H:%M}" if moment else "—"
 
 
-def _money(totals: dict[str, Decimal]) -> str:
+def totals_text(totals: dict[str, Decimal]) -> str:
+    """Amounts per currency for the terminal, e.g. "AUD 1,200.00, NZD 50.00" ("" for none)."""
     return ", ".join(
         f"{currency} {grouped_money(amount)}" for currency, amount in sorted(totals.items())
     )
@@ -88,7 +89,7 @@ def print_plan(console: Console, plan: ChasePlan, zone_name: str | None,
                 email.needs_approval and not email.approved) else ""
             table.add_row(
                 escape(email.contact_name) + note, ", ".join(email.step_keys),
-                escape(", ".join(i.number for i in email.invoices)), _money(email.totals()),
+                escape(", ".join(i.number for i in email.invoices)), totals_text(email.totals()),
                 escape(", ".join(email.recipients)),
                 _short(plan.send_at, zone_name),
             )

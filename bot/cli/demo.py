@@ -27,7 +27,7 @@ from bot.chasing.receivables import (
 )
 from bot.chasing.receivables_service import ReceivablesService
 from bot.chasing.timezones import org_zone
-from bot.cli.chase import plan_as_dict, print_plan
+from bot.cli.chase import plan_as_dict, print_plan, totals_text
 from bot.cli.support import CommandError, redact_url
 from bot.config import Settings
 from bot.messages import TERMINAL
@@ -333,10 +333,7 @@ def _narrate_digests(console: Console, digests: list[Digest]) -> None:
 
 
 def _money(totals: dict[str, Decimal]) -> str:
-    return (
-        ", ".join(f"{code} {grouped_money(amount)}" for code, amount in sorted(totals.items()))
-        or "—"
-    )
+    return totals_text(totals) or "—"
 
 
 def _in_base(total: BucketTotal, base_currency: str | None) -> str:
