@@ -175,13 +175,14 @@ class ClaimBatcher:
 
 
 def team_of(body: dict[str, Any], context: Any) -> str | None:
-    """The workspace a request comes from (enterprise-wide installs fall back to the org id)."""
+    """The workspace a request comes from (org-wide installs, which have none, are refused
+    before this is asked: refuse_org_wide)."""
     team = context.get("team_id") or body.get("team_id")
     if not team and isinstance(body.get("team"), dict):
         team = body["team"].get("id")
     if not team and isinstance(body.get("user"), dict):
         team = body["user"].get("team_id")
-    return team or context.get("enterprise_id")
+    return team
 
 
 def refuse_org_wide(body: dict[str, Any], context: Any, next: Callable[[], Any]) -> Any:
